@@ -1,0 +1,32 @@
+"""The lock back ends, and the macro that builds the core once per back end."""
+
+# name (the folder under variants/) -> C prefix of its lock.h contract.
+# Adding a back end: one folder with lock.h, BUILD and README.md, one line here.
+VARIANTS = {
+    "futex": "futex",
+}
+
+DEFAULT_VARIANT = "futex"
+
+def variant_defines(variant):
+    return [
+        "LM_ALGO=" + VARIANTS[variant],
+        "LM_VARIANT_HEADER=\\\"variants/%s/lock.h\\\"" % variant,
+    ]
+
+def lockmap_library(variant, name, srcs, hdrs, deps = [], **kwargs):
+    """One cc_library of the core built against one lock back end."""
+    native.cc_library(
+        name = name,
+        srcs = srcs,
+        hdrs = hdrs,
+        local_defines = variant_defines(variant),
+        # The shard locks are always the futex mutex; the key locks are the
+        # variant's.
+        deps = depset(deps + [
+            "//variants:platform",
+            "//variants/futex:lock",
+            "//variants/%s:lock" % variant,
+        ]).to_list(),
+        **kwargs
+    )
