@@ -1,0 +1,492 @@
+/* Concurrency invariants of the map: mutual exclusion, no lost updates,
+ * conserved totals under lock_batch, try/timed semantics under contention,
+ * reclamation, and walks racing with writers. Each test runs well over the
+ * core count (2 here), so waiters really park and wake. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "lockmap/internal.h"
+#include "lockmap/lockmap.h"
+#include "lockmap/tests/test_util.h"
+
+static lockmap *new_map(size_t shards) {
+    lockmap_options o = {.value_size = sizeof(uint64_t), .shards = shards};
+    lockmap *m = lockmap_new(&o);
+    assert_non_null(m);
+    return m;
+}
+
+/* Worker failures are counted and asserted on the main thread (cmocka's
+ * assertions are not thread-safe). */
+static _Atomic int failures;
+#define CHECK(cond)                                                  \
+    do {                                                             \
+        if (!(cond)) atomic_fetch_add(&failures, 1);                 \
+    } while (0)
+
+static void reset_failures(void) { atomic_store(&failures, 0); }
+
+/* ---- mutual exclusion on one hot key ----------------------------------------- */
+
+typedef struct {
+    lockmap *map;
+    int iters;
+    int inside;       /* plain ints: only touched with the key held */
+    uint64_t counter;
+} hot_ctx;
+
+static void *hot_worker(void *arg) {
+    hot_ctx *c = *(hot_ctx **)arg;
+    for (int i = 0; i < c->iters; i++) {
+        lockmap_entry e;
+        CHECK(lockmap_lock(c->map, "hot", 3, &e) == 0);
+        CHECK(c->inside == 0);
+        c->inside = 1;
+        uint64_t *v = lockmap_entry_or_insert(&e, NULL);
+        ++*v;
+        c->counter++;
+        c->inside = 0;
+        lockmap_unlock(&e);
+    }
+    return NULL;
+}
+
+static void test_hot_key_mutual_exclusion(void **state) {
+    (void)state;
+    reset_failures();
+    enum { T = 16 };
+    hot_ctx c = {.map = new_map(0), .iters = LM_ITERS(20000)};
+    hot_ctx *args[T];
+    for (int i = 0; i < T; i++) args[i] = &c;
+    run_threads(T, hot_worker, args, sizeof args[0]);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_int_equal(c.counter, (uint64_t)T * c.iters);
+    uint64_t v = 0;
+    assert_int_equal(lockmap_get(c.map, "hot", 3, &v), 1);
+    assert_int_equal(v, (uint64_t)T * c.iters);
+    lockmap_free(c.map);
+}
+
+/* ---- no lost updates over random keys ---------------------------------------- */
+
+typedef struct {
+    lockmap *map;
+    uint64_t seed;
+    int iters;
+    uint64_t keys;
+    uint64_t done;
+} update_ctx;
+
+static void *update_worker(void *arg) {
+    update_ctx *c = arg;
+    for (int i = 0; i < c->iters; i++) {
+        uint64_t k = test_rand(&c->seed) % c->keys;
+        if (i % 8 == 7) {
+            /* Readers in between must never block writers for good. */
+            uint64_t v;
+            CHECK(lockmap_get(c->map, &k, sizeof k, &v) >= 0);
+            continue;
+        }
+        lockmap_entry e;
+        CHECK(lockmap_lock(c->map, &k, sizeof k, &e) == 0);
+        ++*(uint64_t *)lockmap_entry_or_insert(&e, NULL);
+        lockmap_unlock(&e);
+        c->done++;
+    }
+    return NULL;
+}
+
+static int sum_values(const void *key, size_t klen, void *value, void *ctx) {
+    (void)key;
+    (void)klen;
+    *(uint64_t *)ctx += *(uint64_t *)value;
+    return 0;
+}
+
+static void test_no_lost_updates(void **state) {
+    (void)state;
+    reset_failures();
+    enum { T = 8 };
+    lockmap *m = new_map(4);
+    update_ctx c[T];
+    for (int i = 0; i < T; i++)
+        c[i] = (update_ctx){m, 0x9e3779b97f4a7c15ull * (i + 1),
+                            LM_ITERS(40000), 500, 0};
+    run_threads(T, update_worker, c, sizeof c[0]);
+    assert_int_equal(atomic_load(&failures), 0);
+    uint64_t expected = 0, total = 0;
+    for (int i = 0; i < T; i++) expected += c[i].done;
+    assert_int_equal(lockmap_for_each(m, sum_values, &total), 0);
+    assert_int_equal(total, expected);
+    assert_int_equal(lockmap_debug_live_states(m), lockmap_len(m));
+    lockmap_free(m);
+}
+
+/* ---- bank transfers through lock_batch ----------------------------------------- */
+
+enum { ACCOUNTS = 64, START_BALANCE = 1000 };
+
+typedef struct {
+    lockmap *map;
+    uint64_t seed;
+    int iters;
+    int audits_ok;
+    _Atomic int *stop;
+} bank_ctx;
+
+static void *transfer_worker(void *arg) {
+    bank_ctx *c = arg;
+    for (int i = 0; i < c->iters; i++) {
+        size_t n = 2 + test_rand(&c->seed) % 7; /* 2..8 accounts */
+        uint64_t ids[8];
+        lockmap_key keys[8];
+        lockmap_entry e[8];
+        for (size_t j = 0; j < n; j++) {
+            bool fresh;
+            do { /* distinct ids */
+                ids[j] = test_rand(&c->seed) % ACCOUNTS;
+                fresh = true;
+                for (size_t p = 0; p < j; p++) fresh &= ids[p] != ids[j];
+            } while (!fresh);
+            keys[j] = (lockmap_key){&ids[j], sizeof ids[j]};
+        }
+        CHECK(lockmap_lock_batch(c->map, keys, n, e) == 0);
+        /* Move money from each account to the next, if it has any. */
+        for (size_t j = 0; j + 1 < n; j++) {
+            int64_t *from = lockmap_entry_value(&e[j]);
+            int64_t *to = lockmap_entry_value(&e[j + 1]);
+            CHECK(from && to);
+            int64_t amount = (int64_t)(test_rand(&c->seed) % 50);
+            if (*from >= amount) {
+                *from -= amount;
+                *to += amount;
+            }
+        }
+        lockmap_unlock_batch(e, n);
+    }
+    return NULL;
+}
+
+/* Locks all accounts at once (a consistent snapshot) and checks the total. */
+static void *audit_worker(void *arg) {
+    bank_ctx *c = arg;
+    uint64_t ids[ACCOUNTS];
+    lockmap_key keys[ACCOUNTS];
+    lockmap_entry e[ACCOUNTS];
+    for (int j = 0; j < ACCOUNTS; j++) {
+        ids[j] = (uint64_t)j;
+        keys[j] = (lockmap_key){&ids[j], sizeof ids[j]};
+    }
+    while (!atomic_load(c->stop) || c->audits_ok == 0) {
+        CHECK(lockmap_lock_batch(c->map, keys, ACCOUNTS, e) == 0);
+        int64_t total = 0;
+        for (int j = 0; j < ACCOUNTS; j++) {
+            int64_t *v = lockmap_entry_value(&e[j]);
+            CHECK(v && *v >= 0);
+            if (v) total += *v;
+        }
+        lockmap_unlock_batch(e, ACCOUNTS);
+        CHECK(total == (int64_t)ACCOUNTS * START_BALANCE);
+        c->audits_ok++;
+    }
+    return NULL;
+}
+
+static void *bank_thread(void *arg) {
+    bank_ctx *c = arg;
+    return c->iters ? transfer_worker(c) : audit_worker(c);
+}
+
+static void test_bank_transfers_conserve_total(void **state) {
+    (void)state;
+    reset_failures();
+    lockmap *m = new_map(8);
+    for (uint64_t j = 0; j < ACCOUNTS; j++) {
+        int64_t b = START_BALANCE;
+        lockmap_insert(m, &j, sizeof j, &b, NULL);
+    }
+    enum { T = 8 };
+    _Atomic int stop = 0;
+    bank_ctx c[T + 1];
+    for (int i = 0; i < T; i++)
+        c[i] = (bank_ctx){m, 12345u + (uint64_t)i, LM_ITERS(10000), 0, &stop};
+    c[T] = (bank_ctx){m, 0, 0, 0, &stop}; /* the auditor */
+    pthread_t t[T + 1];
+    for (int i = 0; i <= T; i++) pthread_create(&t[i], NULL, bank_thread, &c[i]);
+    for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
+    atomic_store(&stop, 1);
+    pthread_join(t[T], NULL);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_true(c[T].audits_ok > 0);
+    int64_t total = 0;
+    for (uint64_t j = 0; j < ACCOUNTS; j++) {
+        int64_t b;
+        assert_int_equal(lockmap_get(m, &j, sizeof j, &b), 1);
+        total += b;
+    }
+    assert_int_equal(total, (int64_t)ACCOUNTS * START_BALANCE);
+    lockmap_free(m);
+}
+
+/* ---- try and timed locking under contention ----------------------------------- */
+
+typedef struct {
+    lockmap *map;
+    _Atomic int phase;
+} handoff_ctx;
+
+/* Holds "k" until the main thread has seen it held, then releases. */
+static void *holder(void *arg) {
+    handoff_ctx *c = arg;
+    lockmap_entry e;
+    CHECK(lockmap_lock(c->map, "k", 1, &e) == 0);
+    atomic_store(&c->phase, 1); /* held */
+    while (atomic_load(&c->phase) != 2) lm_test_yield();
+    lockmap_unlock(&e);
+    return NULL;
+}
+
+static void test_try_and_timed_against_holder(void **state) {
+    (void)state;
+    reset_failures();
+    handoff_ctx c = {.map = new_map(0)};
+    pthread_t t;
+    pthread_create(&t, NULL, holder, &c);
+    while (atomic_load(&c.phase) != 1) lm_test_yield();
+    lockmap_entry e;
+    assert_int_equal(lockmap_trylock(c.map, "k", 1, &e), -EBUSY);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(lockmap_timedlock(c.map, "k", 1, 2000000, &e),
+                     -ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t waited = (t1.tv_sec - t0.tv_sec) * 1000000000ll +
+                     (t1.tv_nsec - t0.tv_nsec);
+    assert_true(waited >= 2000000); /* the deadline is honoured, not cut short */
+    /* Let the holder go; a long timed wait then gets the key. */
+    atomic_store(&c.phase, 2);
+    assert_int_equal(lockmap_timedlock(c.map, "k", 1, 30ull * 1000000000ull, &e),
+                     0);
+    lockmap_unlock(&e);
+    pthread_join(t, NULL);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_int_equal(lockmap_debug_live_states(c.map), 0);
+    lockmap_free(c.map);
+}
+
+typedef struct {
+    lockmap *map;
+    int iters;
+    int mode; /* 0 lock, 1 trylock, 2 timedlock with a tiny timeout */
+    int got, busy, timedout;
+    int *inside;
+} mixed_ctx;
+
+static void *mixed_locker(void *arg) {
+    mixed_ctx *c = arg;
+    for (int i = 0; i < c->iters; i++) {
+        lockmap_entry e;
+        int rc = c->mode == 0   ? lockmap_lock(c->map, "m", 1, &e)
+                 : c->mode == 1 ? lockmap_trylock(c->map, "m", 1, &e)
+                                : lockmap_timedlock(c->map, "m", 1, 20000, &e);
+        if (rc == -EBUSY) {
+            c->busy++;
+            continue;
+        }
+        if (rc == -ETIMEDOUT) {
+            c->timedout++;
+            continue;
+        }
+        CHECK(rc == 0);
+        CHECK(*c->inside == 0);
+        *c->inside = 1;
+        ++*(uint64_t *)lockmap_entry_or_insert(&e, NULL);
+        *c->inside = 0;
+        c->got++;
+        lockmap_unlock(&e);
+    }
+    return NULL;
+}
+
+static void test_lock_try_timed_mixed_contention(void **state) {
+    (void)state;
+    reset_failures();
+    enum { T = 12 };
+    lockmap *m = new_map(0);
+    int inside = 0;
+    mixed_ctx c[T];
+    for (int i = 0; i < T; i++)
+        c[i] = (mixed_ctx){m, LM_ITERS(5000), i % 3, 0, 0, 0, &inside};
+    run_threads(T, mixed_locker, c, sizeof c[0]);
+    assert_int_equal(atomic_load(&failures), 0);
+    uint64_t got = 0;
+    for (int i = 0; i < T; i++) {
+        got += (uint64_t)c[i].got;
+        assert_int_equal(c[i].got + c[i].busy + c[i].timedout, c[i].iters);
+        if (c[i].mode == 0) assert_int_equal(c[i].got, c[i].iters);
+    }
+    uint64_t v = 0;
+    assert_int_equal(lockmap_get(m, "m", 1, &v), 1);
+    assert_int_equal(v, got);
+    assert_int_equal(lockmap_debug_live_states(m), 1);
+    lockmap_free(m);
+}
+
+/* ---- reclamation under churn ---------------------------------------------------- */
+
+typedef struct {
+    lockmap *map;
+    uint64_t seed;
+    int iters;
+} churn_ctx;
+
+static void *churn_worker(void *arg) {
+    churn_ctx *c = arg;
+    for (int i = 0; i < c->iters; i++) {
+        uint64_t k = test_rand(&c->seed) % 64, v = k;
+        lockmap_entry e;
+        switch (test_rand(&c->seed) % 5) {
+        case 0:
+            CHECK(lockmap_insert(c->map, &k, sizeof k, &v, NULL) >= 0);
+            break;
+        case 1:
+            CHECK(lockmap_remove(c->map, &k, sizeof k, NULL) >= 0);
+            break;
+        case 2: /* lock, maybe fill, maybe empty */
+            CHECK(lockmap_lock(c->map, &k, sizeof k, &e) == 0);
+            if (test_rand(&c->seed) % 2)
+                lockmap_entry_insert(&e, &v, NULL);
+            else
+                lockmap_entry_remove(&e, NULL);
+            lockmap_unlock(&e);
+            break;
+        case 3:
+            if (lockmap_trylock(c->map, &k, sizeof k, &e) == 0)
+                lockmap_unlock(&e);
+            break;
+        default:
+            if (lockmap_get(c->map, &k, sizeof k, &v) == 1) CHECK(v == k);
+        }
+    }
+    return NULL;
+}
+
+static void test_states_reclaimed_after_churn(void **state) {
+    (void)state;
+    reset_failures();
+    enum { T = 8 };
+    lockmap *m = new_map(2);
+    churn_ctx c[T];
+    for (int i = 0; i < T; i++)
+        c[i] = (churn_ctx){m, 777u * (uint64_t)(i + 1), LM_ITERS(30000)};
+    run_threads(T, churn_worker, c, sizeof c[0]);
+    assert_int_equal(atomic_load(&failures), 0);
+    /* Quiescent: exactly the keys with values have states. */
+    assert_int_equal(lockmap_debug_live_states(m), lockmap_len(m));
+    for (uint64_t k = 0; k < 64; k++) lockmap_remove(m, &k, sizeof k, NULL);
+    assert_int_equal(lockmap_len(m), 0);
+    assert_int_equal(lockmap_debug_live_states(m), 0);
+    lockmap_free(m);
+}
+
+/* ---- walks racing with writers ---------------------------------------------------- */
+
+typedef struct {
+    lockmap *map;
+    uint64_t seed;
+    int iters;
+    _Atomic int *writers_left;
+    size_t walks;
+} walk_ctx;
+
+/* Values always equal key * 2: walks must only ever see that. */
+static int check_pair(const void *key, size_t klen, void *value, void *ctx) {
+    (void)ctx;
+    uint64_t k;
+    CHECK(klen == sizeof k);
+    memcpy(&k, key, sizeof k);
+    CHECK(*(uint64_t *)value == k * 2);
+    return 0;
+}
+
+static bool keep_low(const void *key, size_t klen, void *value, void *ctx) {
+    (void)klen;
+    (void)ctx;
+    uint64_t k;
+    memcpy(&k, key, sizeof k);
+    CHECK(*(uint64_t *)value == k * 2);
+    return k % 4 != 0;
+}
+
+static void *walk_writer(void *arg) {
+    walk_ctx *c = arg;
+    for (int i = 0; i < c->iters; i++) {
+        uint64_t k = test_rand(&c->seed) % 2048, v = k * 2;
+        if (test_rand(&c->seed) % 3)
+            CHECK(lockmap_insert(c->map, &k, sizeof k, &v, NULL) >= 0);
+        else
+            CHECK(lockmap_remove(c->map, &k, sizeof k, NULL) >= 0);
+    }
+    atomic_fetch_sub(c->writers_left, 1);
+    return NULL;
+}
+
+static void *walker(void *arg) {
+    walk_ctx *c = arg;
+    while (atomic_load(c->writers_left) > 0 || c->walks == 0) {
+        CHECK(lockmap_for_each(c->map, check_pair, NULL) == 0);
+        if (c->walks % 4 == 1) lockmap_retain(c->map, keep_low, NULL);
+        if (c->walks % 16 == 15) lockmap_clear(c->map);
+        c->walks++;
+    }
+    return NULL;
+}
+
+static void *walk_thread(void *arg) {
+    walk_ctx *c = arg;
+    return c->iters ? walk_writer(c) : walker(c);
+}
+
+static void test_walks_race_with_writers(void **state) {
+    (void)state;
+    reset_failures();
+    enum { WRITERS = 6, WALKERS = 2 };
+    /* One shard with a tiny table: walks and table growth collide often. */
+    lockmap *m = new_map(1);
+    _Atomic int left = WRITERS;
+    walk_ctx c[WRITERS + WALKERS];
+    for (int i = 0; i < WRITERS + WALKERS; i++)
+        c[i] = (walk_ctx){m, 99u * (uint64_t)(i + 1),
+                          i < WRITERS ? LM_ITERS(30000) : 0, &left, 0};
+    run_threads(WRITERS + WALKERS, walk_thread, c, sizeof c[0]);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_true(c[WRITERS].walks > 0);
+    assert_int_equal(lockmap_for_each(m, check_pair, NULL), 0);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_int_equal(lockmap_debug_live_states(m), lockmap_len(m));
+    size_t n = lockmap_len(m);
+    assert_int_equal(lockmap_clear(m), n);
+    assert_int_equal(lockmap_debug_live_states(m), 0);
+    lockmap_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hot_key_mutual_exclusion),
+        cmocka_unit_test(test_no_lost_updates),
+        cmocka_unit_test(test_bank_transfers_conserve_total),
+        cmocka_unit_test(test_try_and_timed_against_holder),
+        cmocka_unit_test(test_lock_try_timed_mixed_contention),
+        cmocka_unit_test(test_states_reclaimed_after_churn),
+        cmocka_unit_test(test_walks_race_with_writers),
+    };
+    return cmocka_run_group_tests_name(lockmap_variant(), tests, NULL, NULL);
+}

@@ -1,0 +1,43 @@
+/* Shared helpers for the lockmap test suites. */
+#ifndef LOCKMAP_TESTS_TEST_UTIL_H
+#define LOCKMAP_TESTS_TEST_UTIL_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Sanitizers slow everything down 5-20x: scale iteration counts, never the
+ * set of back ends or checks. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define LM_TEST_SCALE 10
+#else
+#define LM_TEST_SCALE 1
+#endif
+#define LM_ITERS(n) ((n) / LM_TEST_SCALE > 0 ? (n) / LM_TEST_SCALE : 1)
+
+/* xorshift64*: a small per-thread generator for test key streams. */
+static inline uint64_t test_rand(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+/* Give the core away while waiting for another thread's atomic flag. */
+static inline void lm_test_yield(void) { sched_yield(); }
+
+/* Start n threads running fn(arg_i) where arg_i = base + i*stride; join all. */
+static inline void run_threads(int n, void *(*fn)(void *), void *base,
+                               size_t stride) {
+    pthread_t *t = calloc((size_t)n, sizeof *t);
+    for (int i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, fn, (char *)base + (size_t)i * stride);
+    for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
+    free(t);
+}
+
+#endif
