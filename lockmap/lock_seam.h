@@ -22,7 +22,8 @@
 #define LOCKMAP_LOCK_SEAM_H
 
 #if !defined(LM_ALGO) || !defined(LM_VARIANT_HEADER)
-#error "build the core through lockmap/variants.bzl: LM_ALGO and LM_VARIANT_HEADER are unset"
+#error \
+    "build the core through lockmap/variants.bzl: LM_ALGO and LM_VARIANT_HEADER are unset"
 #endif
 
 #include LM_VARIANT_HEADER

@@ -97,7 +97,8 @@ static inline unsigned char *st_key(lockmap *map, lm_state *st) {
 
 const char *lockmap_variant(void) { return lm_lock_name(); }
 
-/* ---- hashing and seeds ---------------------------------------------------- */
+/* ---- hashing and seeds ----------------------------------------------------
+ */
 
 static uint64_t default_hash(const void *key, size_t klen, uint64_t seed) {
     return XXH3_64bits_withSeed(klen ? key : "", klen, seed);
@@ -124,7 +125,8 @@ static uint64_t draw_seed(void) {
     return seed ? seed : 1;
 }
 
-/* ---- shards and tables ---------------------------------------------------- */
+/* ---- shards and tables ----------------------------------------------------
+ */
 
 static inline lm_shard *shard_of(lockmap *map, uint64_t h) {
     /* High half picks the shard, low bits the bucket: independent bits. */
@@ -234,7 +236,8 @@ static int pin(lockmap *map, lm_shard *sh, uint64_t h, const void *key,
     return st ? 0 : -ENOMEM;
 }
 
-/* ---- values (key lock held, or shard lock with refs == 0) ------------------ */
+/* ---- values (key lock held, or shard lock with refs == 0) ------------------
+ */
 
 static void drop_value(lockmap *map, void *value) {
     if (map->value_drop) map->value_drop(value, map->ctx);
@@ -278,7 +281,8 @@ static int take_value(lockmap *map, lm_state *st, void *old_out) {
     return 1;
 }
 
-/* ---- construction ---------------------------------------------------------- */
+/* ---- construction ----------------------------------------------------------
+ */
 
 static size_t round_pow2(size_t n) {
     size_t p = 1;
@@ -316,7 +320,8 @@ lockmap *lockmap_new(const lockmap_options *opts) {
     map->value_drop = opts->value_drop;
     map->ctx = opts->ctx;
     map->shard_mask = nshards - 1;
-    map->shards = lm_aligned_alloc(alignof(lm_shard), nshards * sizeof(lm_shard));
+    map->shards =
+        lm_aligned_alloc(alignof(lm_shard), nshards * sizeof(lm_shard));
     if (!map->shards) goto nomem;
     for (size_t i = 0; i < nshards; i++) {
         lm_shard *sh = &map->shards[i];
@@ -362,14 +367,15 @@ size_t lockmap_len(lockmap *map) {
     if (!map) return 0;
     size_t n = 0;
     for (size_t i = 0; i <= map->shard_mask; i++)
-        n += atomic_load_explicit(&map->shards[i].nvalues,
-                                  memory_order_relaxed);
+        n +=
+            atomic_load_explicit(&map->shards[i].nvalues, memory_order_relaxed);
     return n;
 }
 
 bool lockmap_is_empty(lockmap *map) { return lockmap_len(map) == 0; }
 
-/* ---- entries --------------------------------------------------------------- */
+/* ---- entries ---------------------------------------------------------------
+ */
 
 static inline bool bad_key(const void *key, size_t klen) {
     return key == NULL && klen != 0;
@@ -403,9 +409,8 @@ static int lock_hashed(lockmap *map, uint64_t h, const void *key, size_t klen,
     return 0;
 }
 
-static int lock_common(lockmap *map, const void *key, size_t klen,
-                       lm_wait how, const struct timespec *deadline,
-                       lockmap_entry *entry) {
+static int lock_common(lockmap *map, const void *key, size_t klen, lm_wait how,
+                       const struct timespec *deadline, lockmap_entry *entry) {
     if (!map || !entry || bad_key(key, klen)) {
         if (entry) entry_impl(entry)->st = NULL;
         return -EINVAL;
@@ -477,7 +482,8 @@ void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt) {
     return st_value(e->st);
 }
 
-/* ---- one-shot operations ---------------------------------------------------- */
+/* ---- one-shot operations ----------------------------------------------------
+ */
 
 /* One one-shot operation: its key, hash, shard, and in/out value buffers.
  * Each operation first looks under the shard lock; if nobody holds the key it
@@ -593,7 +599,8 @@ int lockmap_remove(lockmap *map, const void *key, size_t klen, void *old_out) {
     return run_locked(&op, st, remove_locked);
 }
 
-/* ---- batches ---------------------------------------------------------------- */
+/* ---- batches ----------------------------------------------------------------
+ */
 
 typedef struct lm_batch_key {
     uint64_t hash;
@@ -639,8 +646,8 @@ int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
     size_t locked = 0;
     for (; rc == 0 && locked < n; locked++) {
         lm_batch_key *k = &order[locked];
-        rc = lock_hashed(map, k->hash, k->key->data, k->key->len,
-                         WAIT_FOREVER, NULL, &entries[k->index]);
+        rc = lock_hashed(map, k->hash, k->key->data, k->key->len, WAIT_FOREVER,
+                         NULL, &entries[k->index]);
         if (rc) break;
     }
     if (rc)
@@ -654,7 +661,8 @@ void lockmap_unlock_batch(lockmap_entry *entries, size_t n) {
     while (n--) lockmap_unlock(&entries[n]);
 }
 
-/* ---- walks: for_each, retain, clear ---------------------------------------- */
+/* ---- walks: for_each, retain, clear ----------------------------------------
+ */
 
 /* Called with the state's key lock held; non-zero stops the walk. */
 typedef int (*lm_walk_fn)(lockmap *map, lm_state *st, void *arg);
@@ -738,7 +746,8 @@ size_t lockmap_clear(lockmap *map) {
     return a.removed;
 }
 
-/* ---- introspection for tests ------------------------------------------------ */
+/* ---- introspection for tests ------------------------------------------------
+ */
 
 size_t lockmap_debug_live_states(lockmap *map) {
     size_t n = 0;

@@ -28,7 +28,7 @@ typedef struct lockmap_options {
     size_t value_size; /* bytes per value; required, 1..65536, else -EINVAL */
     size_t capacity;   /* expected number of keys; 0 = start small */
     size_t shards;     /* 0 = 4 x online CPUs; rounded up to a power of two */
-    uint64_t seed;     /* hash seed; 0 = draw a random one (HashDoS resistance) */
+    uint64_t seed;     /* hash seed; 0 = a random one (HashDoS resistance) */
     /* NULL = XXH3 64-bit (libxxhash). Called once per operation. */
     uint64_t (*hash)(const void *key, size_t klen, uint64_t seed);
     /* Called for every value the map discards (replaced without old_out,
@@ -77,7 +77,9 @@ typedef struct lockmap_entry {
 } lockmap_entry;
 
 /* An entry that holds nothing; lockmap_unlock on it is a no-op. */
+/* clang-format off */
 #define LOCKMAP_ENTRY_INIT {{0}}
+/* clang-format on */
 
 /* 0, -ENOMEM, -EINVAL. On error the entry holds nothing. */
 int lockmap_lock(lockmap *map, const void *key, size_t klen,
@@ -152,12 +154,11 @@ size_t lockmap_retain(lockmap *map, lockmap_keep_fn keep, void *ctx);
  */
 void lockmap_entry_cleanup(lockmap_entry *entry);
 #define LOCKMAP_SCOPED __attribute__((cleanup(lockmap_entry_cleanup)))
-#define LOCKMAP_WITH_LOCK(map, key, klen, e)                                \
-    for (lockmap_entry e LOCKMAP_SCOPED = LOCKMAP_ENTRY_INIT,               \
-                         *e##_lockmap_once =                                \
-                             lockmap_lock((map), (key), (klen), &e) == 0    \
-                                 ? &e                                       \
-                                 : NULL;                                    \
+#define LOCKMAP_WITH_LOCK(map, key, klen, e)                              \
+    for (lockmap_entry e                                                  \
+             LOCKMAP_SCOPED = LOCKMAP_ENTRY_INIT,                         \
+             *e##_lockmap_once =                                          \
+                 lockmap_lock((map), (key), (klen), &e) == 0 ? &e : NULL; \
          e##_lockmap_once; lockmap_unlock(&e), e##_lockmap_once = NULL)
 
 #ifdef __cplusplus

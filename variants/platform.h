@@ -31,7 +31,8 @@ static inline void lm_cpu_relax(void) {
 static inline int lm_futex_wait(_Atomic uint32_t *word, uint32_t expected,
                                 const struct timespec *deadline) {
     /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC timeout, unlike
-     * FUTEX_WAIT's relative one, so a retried wait never extends the deadline. */
+     * FUTEX_WAIT's relative one, so a retried wait never extends the deadline.
+     */
     long rc = syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG,
                       expected, deadline, NULL, FUTEX_BITSET_MATCH_ANY);
     if (rc == -1 && errno == ETIMEDOUT) return -ETIMEDOUT;

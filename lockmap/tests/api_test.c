@@ -46,7 +46,8 @@ static uint64_t get_or(lockmap *m, const char *k, uint64_t missing) {
     return lockmap_get(m, k, strlen(k), &v) == 1 ? v : missing;
 }
 
-/* ---- construction ---------------------------------------------------------- */
+/* ---- construction ----------------------------------------------------------
+ */
 
 static void test_new_rejects_bad_options(void **state) {
     (void)state;
@@ -103,7 +104,8 @@ static void test_variant_name(void **state) {
     assert_true(strlen(v) > 0);
 }
 
-/* ---- one-shot operations ---------------------------------------------------- */
+/* ---- one-shot operations ----------------------------------------------------
+ */
 
 static void test_insert_get_remove(void **state) {
     (void)state;
@@ -200,7 +202,8 @@ static void test_bad_arguments(void **state) {
     lockmap_free(m);
 }
 
-/* ---- entries ---------------------------------------------------------------- */
+/* ---- entries ----------------------------------------------------------------
+ */
 
 static void test_entry_on_absent_and_present_key(void **state) {
     (void)state;
@@ -269,7 +272,8 @@ static void test_trylock_and_timedlock_on_held_key(void **state) {
     lockmap_free(m);
 }
 
-/* ---- scoped forms ----------------------------------------------------------- */
+/* ---- scoped forms -----------------------------------------------------------
+ */
 
 static int scoped_increment(lockmap *m, int leave_early) {
     lockmap_entry e LOCKMAP_SCOPED = LOCKMAP_ENTRY_INIT;
@@ -313,7 +317,8 @@ static void test_scoped_forms_unlock(void **state) {
     lockmap_free(m);
 }
 
-/* ---- batches ---------------------------------------------------------------- */
+/* ---- batches ----------------------------------------------------------------
+ */
 
 static void test_lock_batch(void **state) {
     (void)state;
@@ -334,8 +339,8 @@ static void test_lock_batch(void **state) {
         const void *k = lockmap_entry_key(&e[i], &klen);
         assert_int_equal(klen, keys[i].len); /* entries[i] is keys[i]'s */
         assert_memory_equal(k, keys[i].data, klen);
-        assert_int_equal(
-            lockmap_trylock(m, keys[i].data, keys[i].len, &probe), -EBUSY);
+        assert_int_equal(lockmap_trylock(m, keys[i].data, keys[i].len, &probe),
+                         -EBUSY);
         uint64_t v = (uint64_t)i;
         assert_int_equal(lockmap_entry_insert(&e[i], &v, NULL), 0);
     }
@@ -388,7 +393,8 @@ static void test_lock_batch_large(void **state) {
     lockmap_free(m);
 }
 
-/* ---- value_drop --------------------------------------------------------------- */
+/* ---- value_drop
+ * --------------------------------------------------------------- */
 
 static bool keep_even(const void *key, size_t klen, void *value, void *ctx) {
     (void)key;
@@ -448,7 +454,8 @@ static void test_value_drop_exactly_once(void **state) {
     assert_int_equal(log.total, 1 + 1 + 2 + 10 + 2);
 }
 
-/* ---- iteration ----------------------------------------------------------------- */
+/* ---- iteration
+ * ----------------------------------------------------------------- */
 
 typedef struct {
     int seen[1000];
@@ -504,12 +511,14 @@ static void test_for_each(void **state) {
     lockmap_free(m);
 }
 
-/* ---- layout, sizes, growth, hashing --------------------------------------------- */
+/* ---- layout, sizes, growth, hashing
+ * --------------------------------------------- */
 
 static void test_value_alignment_and_sizes(void **state) {
     (void)state;
     size_t sizes[] = {1, 3, 17, 4096, LOCKMAP_MAX_VALUE_SIZE};
-    static unsigned char in[LOCKMAP_MAX_VALUE_SIZE], out[LOCKMAP_MAX_VALUE_SIZE];
+    static unsigned char in[LOCKMAP_MAX_VALUE_SIZE],
+        out[LOCKMAP_MAX_VALUE_SIZE];
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         lockmap_options o = {.value_size = sizes[s], .shards = 2};
         lockmap *m = lockmap_new(&o);

@@ -27,19 +27,20 @@ static lockmap *new_map(size_t shards) {
 /* Worker failures are counted and asserted on the main thread (cmocka's
  * assertions are not thread-safe). */
 static _Atomic int failures;
-#define CHECK(cond)                                                  \
-    do {                                                             \
-        if (!(cond)) atomic_fetch_add(&failures, 1);                 \
+#define CHECK(cond)                                  \
+    do {                                             \
+        if (!(cond)) atomic_fetch_add(&failures, 1); \
     } while (0)
 
 static void reset_failures(void) { atomic_store(&failures, 0); }
 
-/* ---- mutual exclusion on one hot key ----------------------------------------- */
+/* ---- mutual exclusion on one hot key
+ * ----------------------------------------- */
 
 typedef struct {
     lockmap *map;
     int iters;
-    int inside;       /* plain ints: only touched with the key held */
+    int inside; /* plain ints: only touched with the key held */
     uint64_t counter;
 } hot_ctx;
 
@@ -75,7 +76,8 @@ static void test_hot_key_mutual_exclusion(void **state) {
     lockmap_free(c.map);
 }
 
-/* ---- no lost updates over random keys ---------------------------------------- */
+/* ---- no lost updates over random keys
+ * ---------------------------------------- */
 
 typedef struct {
     lockmap *map;
@@ -118,8 +120,8 @@ static void test_no_lost_updates(void **state) {
     lockmap *m = new_map(4);
     update_ctx c[T];
     for (int i = 0; i < T; i++)
-        c[i] = (update_ctx){m, 0x9e3779b97f4a7c15ull * (i + 1),
-                            LM_ITERS(40000), 500, 0};
+        c[i] = (update_ctx){m, 0x9e3779b97f4a7c15ull * (i + 1), LM_ITERS(40000),
+                            500, 0};
     run_threads(T, update_worker, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     uint64_t expected = 0, total = 0;
@@ -130,7 +132,8 @@ static void test_no_lost_updates(void **state) {
     lockmap_free(m);
 }
 
-/* ---- bank transfers through lock_batch ----------------------------------------- */
+/* ---- bank transfers through lock_batch
+ * ----------------------------------------- */
 
 enum { ACCOUNTS = 64, START_BALANCE = 1000 };
 
@@ -220,7 +223,8 @@ static void test_bank_transfers_conserve_total(void **state) {
         c[i] = (bank_ctx){m, 12345u + (uint64_t)i, LM_ITERS(10000), 0, &stop};
     c[T] = (bank_ctx){m, 0, 0, 0, &stop}; /* the auditor */
     pthread_t t[T + 1];
-    for (int i = 0; i <= T; i++) pthread_create(&t[i], NULL, bank_thread, &c[i]);
+    for (int i = 0; i <= T; i++)
+        pthread_create(&t[i], NULL, bank_thread, &c[i]);
     for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
     atomic_store(&stop, 1);
     pthread_join(t[T], NULL);
@@ -236,7 +240,8 @@ static void test_bank_transfers_conserve_total(void **state) {
     lockmap_free(m);
 }
 
-/* ---- try and timed locking under contention ----------------------------------- */
+/* ---- try and timed locking under contention
+ * ----------------------------------- */
 
 typedef struct {
     lockmap *map;
@@ -265,16 +270,16 @@ static void test_try_and_timed_against_holder(void **state) {
     assert_int_equal(lockmap_trylock(c.map, "k", 1, &e), -EBUSY);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(lockmap_timedlock(c.map, "k", 1, 2000000, &e),
-                     -ETIMEDOUT);
+    assert_int_equal(lockmap_timedlock(c.map, "k", 1, 2000000, &e), -ETIMEDOUT);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    int64_t waited = (t1.tv_sec - t0.tv_sec) * 1000000000ll +
-                     (t1.tv_nsec - t0.tv_nsec);
-    assert_true(waited >= 2000000); /* the deadline is honoured, not cut short */
+    int64_t waited =
+        (t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec);
+    assert_true(waited >=
+                2000000); /* the deadline is honoured, not cut short */
     /* Let the holder go; a long timed wait then gets the key. */
     atomic_store(&c.phase, 2);
-    assert_int_equal(lockmap_timedlock(c.map, "k", 1, 30ull * 1000000000ull, &e),
-                     0);
+    assert_int_equal(
+        lockmap_timedlock(c.map, "k", 1, 30ull * 1000000000ull, &e), 0);
     lockmap_unlock(&e);
     pthread_join(t, NULL);
     assert_int_equal(atomic_load(&failures), 0);
@@ -340,7 +345,8 @@ static void test_lock_try_timed_mixed_contention(void **state) {
     lockmap_free(m);
 }
 
-/* ---- reclamation under churn ---------------------------------------------------- */
+/* ---- reclamation under churn
+ * ---------------------------------------------------- */
 
 typedef struct {
     lockmap *map;
@@ -397,7 +403,8 @@ static void test_states_reclaimed_after_churn(void **state) {
     lockmap_free(m);
 }
 
-/* ---- walks racing with writers ---------------------------------------------------- */
+/* ---- walks racing with writers
+ * ---------------------------------------------------- */
 
 typedef struct {
     lockmap *map;

@@ -1,7 +1,8 @@
 /* futex: three-state futex mutex, bounded spin then park.
  *
  * Follows U. Drepper, "Futexes Are Tricky" (2011), mutex type 3, with the
- * bounded spin of Rust std's futex mutex (library/std/src/sys/sync/mutex/futex.rs).
+ * bounded spin of Rust std's futex mutex
+ * (library/std/src/sys/sync/mutex/futex.rs).
  *
  *            lock: CAS 0->1                   unlock: swap ->0
  *   +----------+ ------------> +----------+ -----------------------> (0)
@@ -10,8 +11,8 @@
  *        ^          unlock            | a waiter swaps in 2 before sleeping
  *        |                            v
  *        |   unlock: swap ->0,  +--------------+
- *        +--------------------- | 2 CONTENDED  |  waiters sleep in FUTEX_WAIT(2)
- *           then FUTEX_WAKE(1)  +--------------+
+ *        +--------------------- | 2 CONTENDED  |  waiters sleep in
+ * FUTEX_WAIT(2) then FUTEX_WAKE(1)  +--------------+
  *
  * A waiter that takes the lock after sleeping sets it to 2, not 1: it cannot
  * know whether others still sleep, so the next unlock must wake one. That may
@@ -82,10 +83,9 @@ static inline bool futex_lock_slow(futex_lock_t *l,
     if (s == FUTEX_UNLOCKED) {
         uint32_t expected = FUTEX_UNLOCKED;
         /* 0 -> 1 after spinning: acquire, as in trylock. */
-        if (atomic_compare_exchange_strong_explicit(&l->state, &expected,
-                                                    FUTEX_LOCKED,
-                                                    memory_order_acquire,
-                                                    memory_order_relaxed))
+        if (atomic_compare_exchange_strong_explicit(
+                &l->state, &expected, FUTEX_LOCKED, memory_order_acquire,
+                memory_order_relaxed))
             return true;
     }
     for (;;) {
