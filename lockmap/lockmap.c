@@ -17,7 +17,12 @@
  * While refs == 0 nobody holds the key, so one-shot operations (get, insert,
  * remove, contains) read or write the value right under the shard lock: the
  * fast path. Otherwise they pin the state, drop the shard lock and take the
- * key lock like any entry. */
+ * key lock like any entry.
+ *
+ * The same core serves the LRU map (lockmap_lru.h): then every state carries
+ * list links just before it, and each shard keeps the states that have values
+ * in most-recently-used order, under the shard lock. Only states with refs == 0
+ * (nobody holds, waits for or walks them) are ever evicted. */
 #include "lockmap/lockmap.h"
 
 #include <errno.h>
@@ -28,6 +33,7 @@
 #include <xxhash.h>
 
 #include "lockmap/alloc.h"
+#include "lockmap/core.h"
 #include "lockmap/internal.h"
 #include "lockmap/lock_seam.h"
 #include "variants/futex/lock.h"
@@ -49,6 +55,13 @@ struct lm_state {
     /* value_size bytes of value at LM_VALUE_OFFSET, then the key bytes. */
 };
 
+/* LRU list links, allocated just before the state when the map is an LRU
+ * map. Circular, with a sentinel per shard; next == NULL: not in the list. */
+typedef struct lm_lru_links lm_lru_links;
+struct lm_lru_links {
+    lm_lru_links *prev, *next;
+};
+
 #define LM_ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
 #define LM_VALUE_OFFSET LM_ALIGN_UP(sizeof(lm_state), alignof(max_align_t))
 
@@ -61,6 +74,8 @@ typedef struct lm_shard {
     /* Written under a shard or key lock, read without one by lockmap_len:
      * relaxed, as it is only a count. */
     _Atomic size_t nvalues;
+    lm_lru_links lru; /* sentinel: next is most, prev least recently used */
+    size_t share;     /* LRU map: values this shard may keep */
 } lm_shard;
 
 struct lockmap {
@@ -71,6 +86,10 @@ struct lockmap {
     void *ctx;
     size_t shard_mask;
     lm_shard *shards;
+    bool lru;
+    size_t state_prefix; /* bytes of LRU links before each state */
+    _Atomic size_t evictions;
+    _Atomic size_t pop_cursor;
 };
 
 /* What lockmap_entry's opaque bytes hold. */
@@ -179,14 +198,81 @@ static void maybe_grow(lm_shard *sh) {
     sh->mask = nmask;
 }
 
+/* ---- LRU order (LRU maps only; shard lock held unless said otherwise) ---- */
+
+static inline lm_lru_links *lru_links(lm_state *st) {
+    return (lm_lru_links *)st - 1;
+}
+
+static inline lm_state *lru_state(lm_lru_links *l) {
+    return (lm_state *)(l + 1);
+}
+
+static void lru_unlink(lm_state *st) {
+    lm_lru_links *l = lru_links(st);
+    if (!l->next) return;
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->next = l->prev = NULL;
+}
+
+static void lru_push_front(lm_shard *sh, lm_state *st) {
+    lru_unlink(st);
+    lm_lru_links *l = lru_links(st);
+    l->prev = &sh->lru;
+    l->next = sh->lru.next;
+    sh->lru.next->prev = l;
+    sh->lru.next = l;
+}
+
+/* Make a listed state (one with a value) the most recently used. */
+static void lru_touch(lockmap *map, lm_shard *sh, lm_state *st) {
+    if (map->lru && lru_links(st)->next) lru_push_front(sh, st);
+}
+
+static void count_values(lm_shard *sh, long delta) {
+    atomic_fetch_add_explicit(&sh->nvalues, (size_t)delta,
+                              memory_order_relaxed);
+}
+
+static size_t count_of_values(lm_shard *sh) {
+    return atomic_load_explicit(&sh->nvalues, memory_order_relaxed);
+}
+
+/* Unlink least recently used states that nobody references until the shard
+ * is back within its share (or only referenced states are left). Returns them
+ * chained through `next`, for release_victims once the shard lock is gone. */
+static lm_state *lru_evict_locked(lm_shard *sh) {
+    lm_state *victims = NULL;
+    size_t n = count_of_values(sh);
+    lm_lru_links *l = sh->lru.prev;
+    while (n > sh->share && l != &sh->lru) {
+        lm_lru_links *older = l->prev;
+        lm_state *st = lru_state(l);
+        if (st->refs == 0) { /* so has_value is true and stable */
+            lru_unlink(st);
+            *link_of(sh, st) = st->next;
+            sh->nstates--;
+            count_values(sh, -1);
+            n--;
+            st->next = victims;
+            victims = st;
+        }
+        l = older;
+    }
+    return victims;
+}
+
 /* A new state for the key, with refs 0 and no value, linked at *link.
  * NULL on ENOMEM. Shard lock held. */
 static lm_state *new_state(lockmap *map, lm_shard *sh, lm_state **link,
                            uint64_t h, const void *key, size_t klen) {
-    size_t size = LM_VALUE_OFFSET + map->value_size + klen;
-    if (klen > SIZE_MAX - LM_VALUE_OFFSET - map->value_size) return NULL;
-    lm_state *st = lm_malloc(size);
-    if (!st) return NULL;
+    size_t fixed = map->state_prefix + LM_VALUE_OFFSET + map->value_size;
+    if (klen > SIZE_MAX - fixed) return NULL;
+    unsigned char *base = lm_malloc(fixed + klen);
+    if (!base) return NULL;
+    lm_state *st = (lm_state *)(base + map->state_prefix);
+    if (map->lru) *lru_links(st) = (lm_lru_links){NULL, NULL};
     st->next = NULL;
     st->hash = h;
     st->klen = klen;
@@ -200,9 +286,9 @@ static lm_state *new_state(lockmap *map, lm_shard *sh, lm_state **link,
     return st;
 }
 
-static void free_state(lm_state *st) {
+static void free_state(lockmap *map, lm_state *st) {
     lm_lock_destroy(&st->lock);
-    lm_free(st);
+    lm_free((unsigned char *)st - map->state_prefix);
 }
 
 /* Drop one reference; unlink the state if it is now unused and empty and
@@ -217,20 +303,47 @@ static lm_state *unref_locked(lm_shard *sh, lm_state *st) {
     return st;
 }
 
-static void unref(lm_shard *sh, lm_state *st) {
+/* Drop and free evicted states; no lock held. */
+static void release_victims(lockmap *map, lm_state *victims) {
+    size_t n = 0;
+    for (lm_state *next; victims; victims = next, n++) {
+        next = victims->next;
+        if (map->value_drop) map->value_drop(st_value(victims), map->ctx);
+        free_state(map, victims);
+    }
+    if (n) /* Relaxed: a statistic. */
+        atomic_fetch_add_explicit(&map->evictions, n, memory_order_relaxed);
+}
+
+/* LRU maps: bring the shard back within its share, if it is over. */
+static void lru_evict(lockmap *map, lm_shard *sh) {
+    /* An unlocked peek: whoever raised the count checks again after, under
+     * the lock, so no needed eviction is skipped. */
+    if (!map->lru || count_of_values(sh) <= sh->share) return;
+    futex_lock(&sh->lock, NULL);
+    lm_state *victims = lru_evict_locked(sh);
+    futex_unlock(&sh->lock, NULL);
+    release_victims(map, victims);
+}
+
+static void unref(lockmap *map, lm_shard *sh, lm_state *st) {
     futex_lock(&sh->lock, NULL);
     lm_state *dead = unref_locked(sh, st);
     futex_unlock(&sh->lock, NULL);
-    if (dead) free_state(dead);
+    if (dead) free_state(map, dead);
 }
 
-/* Find or create the key's state and take a reference on it. */
+/* Find or create the key's state, take a reference on it and make it the
+ * most recently used. */
 static int pin(lockmap *map, lm_shard *sh, uint64_t h, const void *key,
                size_t klen, lm_state **out) {
     futex_lock(&sh->lock, NULL);
     lm_state **link = find_link(map, sh, h, key, klen);
     lm_state *st = *link ? *link : new_state(map, sh, link, h, key, klen);
-    if (st) st->refs++;
+    if (st) {
+        st->refs++;
+        lru_touch(map, sh, st);
+    }
     futex_unlock(&sh->lock, NULL);
     *out = st;
     return st ? 0 : -ENOMEM;
@@ -243,34 +356,53 @@ static void drop_value(lockmap *map, void *value) {
     if (map->value_drop) map->value_drop(value, map->ctx);
 }
 
-static void count_values(lm_shard *sh, long delta) {
-    atomic_fetch_add_explicit(&sh->nvalues, (size_t)delta,
-                              memory_order_relaxed);
+/* has_value just changed: keep the LRU list in step. shard_held: the caller
+ * holds the shard lock, or the state is already unreachable. */
+static void lru_list(lockmap *map, lm_state *st, bool listed, bool shard_held) {
+    if (!map->lru) return;
+    lm_shard *sh = shard_of(map, st->hash);
+    if (!shard_held) futex_lock(&sh->lock, NULL);
+    if (listed)
+        lru_push_front(sh, st);
+    else
+        lru_unlink(st);
+    if (!shard_held) futex_unlock(&sh->lock, NULL);
+}
+
+/* Fill a vacant state's value: a copy of value, or zeroes when it is NULL. */
+static void fill_value(lockmap *map, lm_state *st, const void *value) {
+    if (value)
+        memcpy(st_value(st), value, map->value_size);
+    else
+        memset(st_value(st), 0, map->value_size);
+}
+
+/* The state's value was just filled in: it now has one. */
+static void mark_present(lockmap *map, lm_state *st, bool shard_held) {
+    st->has_value = true;
+    count_values(shard_of(map, st->hash), +1);
+    lru_list(map, st, true, shard_held);
 }
 
 /* 1 replaced (old copied or dropped), 0 was vacant. */
 static int set_value(lockmap *map, lm_state *st, const void *value,
-                     void *old_out) {
-    void *v = st_value(st);
-    int replaced = st->has_value;
-    if (replaced) {
-        if (old_out)
-            memcpy(old_out, v, map->value_size);
-        else
-            drop_value(map, v);
-    } else {
-        st->has_value = true;
-        count_values(shard_of(map, st->hash), +1);
+                     void *old_out, bool shard_held) {
+    if (!st->has_value) {
+        fill_value(map, st, value);
+        mark_present(map, st, shard_held);
+        return 0;
     }
-    if (value)
-        memcpy(v, value, map->value_size);
+    if (old_out)
+        memcpy(old_out, st_value(st), map->value_size);
     else
-        memset(v, 0, map->value_size);
-    return replaced;
+        drop_value(map, st_value(st));
+    fill_value(map, st, value);
+    return 1;
 }
 
 /* 1 removed (copied or dropped), 0 was vacant. */
-static int take_value(lockmap *map, lm_state *st, void *old_out) {
+static int take_value(lockmap *map, lm_state *st, void *old_out,
+                      bool shard_held) {
     if (!st->has_value) return 0;
     if (old_out)
         memcpy(old_out, st_value(st), map->value_size);
@@ -278,6 +410,7 @@ static int take_value(lockmap *map, lm_state *st, void *old_out) {
         drop_value(map, st_value(st));
     st->has_value = false;
     count_values(shard_of(map, st->hash), -1);
+    lru_list(map, st, false, shard_held);
     return 1;
 }
 
@@ -290,7 +423,7 @@ static size_t round_pow2(size_t n) {
     return p;
 }
 
-lockmap *lockmap_new(const lockmap_options *opts) {
+lockmap *lm_new(const lockmap_options *opts, size_t lru_capacity) {
     if (!opts || opts->value_size == 0 ||
         opts->value_size > LOCKMAP_MAX_VALUE_SIZE ||
         opts->shards > LM_MAX_SHARDS) {
@@ -304,7 +437,10 @@ lockmap *lockmap_new(const lockmap_options *opts) {
         if (nshards > LM_MAX_SHARDS) nshards = LM_MAX_SHARDS;
     }
     nshards = round_pow2(nshards);
-    size_t per_shard = opts->capacity / nshards + 1;
+    /* An LRU map gives every shard a share of at least one value. */
+    while (lru_capacity && nshards > lru_capacity) nshards /= 2;
+    size_t expected = lru_capacity ? lru_capacity : opts->capacity;
+    size_t per_shard = expected / nshards + 1;
     if (per_shard > SIZE_MAX / LM_LOAD_DEN / sizeof(lm_state *)) {
         errno = ENOMEM;
         return NULL;
@@ -320,6 +456,10 @@ lockmap *lockmap_new(const lockmap_options *opts) {
     map->value_drop = opts->value_drop;
     map->ctx = opts->ctx;
     map->shard_mask = nshards - 1;
+    map->lru = lru_capacity != 0;
+    map->state_prefix = map->lru ? sizeof(lm_lru_links) : 0;
+    atomic_init(&map->evictions, 0);
+    atomic_init(&map->pop_cursor, 0);
     map->shards =
         lm_aligned_alloc(alignof(lm_shard), nshards * sizeof(lm_shard));
     if (!map->shards) goto nomem;
@@ -329,6 +469,11 @@ lockmap *lockmap_new(const lockmap_options *opts) {
         sh->walkers = 0;
         sh->nstates = 0;
         atomic_init(&sh->nvalues, 0);
+        sh->lru.next = sh->lru.prev = &sh->lru;
+        /* The capacity split evenly, the remainder to the first shards. */
+        sh->share = map->lru
+                        ? lru_capacity / nshards + (i < lru_capacity % nshards)
+                        : SIZE_MAX;
         sh->mask = nbuckets - 1;
         sh->buckets = lm_calloc(nbuckets, sizeof *sh->buckets);
         if (!sh->buckets) {
@@ -344,6 +489,8 @@ nomem:
     return NULL;
 }
 
+lockmap *lockmap_new(const lockmap_options *opts) { return lm_new(opts, 0); }
+
 void lockmap_free(lockmap *map) {
     if (!map) return;
     for (size_t i = 0; i <= map->shard_mask; i++) {
@@ -353,7 +500,7 @@ void lockmap_free(lockmap *map) {
             while (st) {
                 lm_state *next = st->next;
                 if (st->has_value) drop_value(map, st_value(st));
-                free_state(st);
+                free_state(map, st);
                 st = next;
             }
         }
@@ -401,7 +548,7 @@ static int lock_hashed(lockmap *map, uint64_t h, const void *key, size_t klen,
     else
         got = lm_lock_timed(&st->lock, &e->waiter, deadline);
     if (!got) {
-        unref(sh, st);
+        unref(map, sh, st);
         return how == WAIT_NEVER ? -EBUSY : -ETIMEDOUT;
     }
     e->map = map;
@@ -443,7 +590,11 @@ void lockmap_unlock(lockmap_entry *entry) {
     e->st = NULL;
     lm_lock_release(&st->lock, &e->waiter);
     /* Our reference keeps st alive until this unref. */
-    unref(shard_of(e->map, st->hash), st);
+    lm_shard *sh = shard_of(e->map, st->hash);
+    unref(e->map, sh, st);
+    /* Values inserted through the entry, or kept while held, may have put
+     * the shard over its share: evict now that the key is free. */
+    lru_evict(e->map, sh);
 }
 
 void lockmap_entry_cleanup(lockmap_entry *entry) { lockmap_unlock(entry); }
@@ -466,19 +617,39 @@ int lockmap_entry_insert(lockmap_entry *entry, const void *value,
                          void *old_out) {
     if (!entry || !value || !entry_impl(entry)->st) return -EINVAL;
     lm_entry *e = entry_impl(entry);
-    return set_value(e->map, e->st, value, old_out);
+    return set_value(e->map, e->st, value, old_out, false);
 }
 
 int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
     if (!entry || !entry_impl(entry)->st) return -EINVAL;
     lm_entry *e = entry_impl(entry);
-    return take_value(e->map, e->st, old_out);
+    return take_value(e->map, e->st, old_out, false);
 }
 
 void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt) {
     if (!entry || !entry_impl(entry)->st) return NULL;
     lm_entry *e = entry_impl(entry);
-    if (!e->st->has_value) set_value(e->map, e->st, dflt, NULL);
+    if (!e->st->has_value) set_value(e->map, e->st, dflt, NULL, false);
+    return st_value(e->st);
+}
+
+void *lockmap_entry_or_insert_with(lockmap_entry *entry,
+                                   int (*init)(void *value, void *ctx),
+                                   void *ctx) {
+    if (!entry || !init || !entry_impl(entry)->st) {
+        errno = EINVAL;
+        return NULL;
+    }
+    lm_entry *e = entry_impl(entry);
+    if (e->st->has_value) return st_value(e->st);
+    /* init writes straight into the vacant slot: we hold the key, and the
+     * slot only counts as a value once marked present. */
+    int rc = init(st_value(e->st), ctx);
+    if (rc != 0) {
+        errno = rc < 0 ? -rc : rc;
+        return NULL;
+    }
+    mark_present(e->map, e->st, false);
     return st_value(e->st);
 }
 
@@ -514,7 +685,7 @@ static int run_locked(lm_op *op, lm_state *st, lm_locked_fn fn) {
     lm_lock_acquire(&st->lock, &w);
     int rc = fn(op, st);
     lm_lock_release(&st->lock, &w);
-    unref(op->sh, st);
+    unref(op->map, op->sh, st);
     return rc;
 }
 
@@ -524,11 +695,13 @@ static int get_locked(lm_op *op, lm_state *st) {
     return st->has_value;
 }
 
-int lockmap_get(lockmap *map, const void *key, size_t klen, void *value_out) {
+int lm_get(lockmap *map, const void *key, size_t klen, void *value_out,
+           bool promote) {
     if (!map || bad_key(key, klen)) return -EINVAL;
     lm_op op = op_start(map, key, klen, NULL, value_out);
     futex_lock(&op.sh->lock, NULL);
     lm_state *st = *find_link(map, op.sh, op.h, key, klen);
+    if (st && promote) lru_touch(map, op.sh, st);
     if (!st || st->refs == 0) {
         int rc = st ? get_locked(&op, st) : 0;
         futex_unlock(&op.sh->lock, NULL);
@@ -539,12 +712,33 @@ int lockmap_get(lockmap *map, const void *key, size_t klen, void *value_out) {
     return run_locked(&op, st, get_locked);
 }
 
+int lockmap_get(lockmap *map, const void *key, size_t klen, void *value_out) {
+    return lm_get(map, key, klen, value_out, true);
+}
+
 int lockmap_contains(lockmap *map, const void *key, size_t klen) {
-    return lockmap_get(map, key, klen, NULL);
+    return lm_get(map, key, klen, NULL, false);
 }
 
 static int insert_locked(lm_op *op, lm_state *st) {
-    return set_value(op->map, st, op->in, op->out);
+    return set_value(op->map, st, op->in, op->out, false);
+}
+
+/* Under the shard lock: a new key, or an unheld one whose old value needs no
+ * user code (value_drop never runs under a shard lock). -EAGAIN: take the
+ * key lock instead; st is then pinned. */
+static int insert_fast(lm_op *op, lm_state **link) {
+    lm_state *st = *link;
+    if (!st) {
+        st = new_state(op->map, op->sh, link, op->h, op->key, op->klen);
+        if (!st) return -ENOMEM;
+        return set_value(op->map, st, op->in, NULL, true);
+    }
+    lru_touch(op->map, op->sh, st);
+    if (st->refs == 0 && (op->out || !op->map->value_drop))
+        return set_value(op->map, st, op->in, op->out, true);
+    st->refs++;
+    return -EAGAIN;
 }
 
 int lockmap_insert(lockmap *map, const void *key, size_t klen,
@@ -554,25 +748,15 @@ int lockmap_insert(lockmap *map, const void *key, size_t klen,
     futex_lock(&op.sh->lock, NULL);
     lm_state **link = find_link(map, op.sh, op.h, key, klen);
     lm_state *st = *link;
-    if (!st) {
-        st = new_state(map, op.sh, link, op.h, key, klen);
-        int rc = st ? insert_locked(&op, st) : -ENOMEM;
-        futex_unlock(&op.sh->lock, NULL);
-        return rc;
-    }
-    /* Replacing with a drop runs user code: never under the shard lock. */
-    if (st->refs == 0 && (old_out || !map->value_drop)) {
-        int rc = insert_locked(&op, st);
-        futex_unlock(&op.sh->lock, NULL);
-        return rc;
-    }
-    st->refs++;
+    int rc = insert_fast(&op, link);
     futex_unlock(&op.sh->lock, NULL);
-    return run_locked(&op, st, insert_locked);
+    if (rc == -EAGAIN) rc = run_locked(&op, st, insert_locked);
+    lru_evict(map, op.sh);
+    return rc;
 }
 
 static int remove_locked(lm_op *op, lm_state *st) {
-    return take_value(op->map, st, op->out);
+    return take_value(op->map, st, op->out, false);
 }
 
 int lockmap_remove(lockmap *map, const void *key, size_t klen, void *old_out) {
@@ -589,9 +773,10 @@ int lockmap_remove(lockmap *map, const void *key, size_t klen, void *old_out) {
         /* Nobody can reach st once unlinked: finish outside the lock. */
         *link = st->next;
         op.sh->nstates--;
+        if (map->lru) lru_unlink(st);
         futex_unlock(&op.sh->lock, NULL);
-        int rc = remove_locked(&op, st);
-        free_state(st);
+        int rc = take_value(map, st, old_out, true);
+        free_state(map, st);
         return rc;
     }
     st->refs++;
@@ -690,7 +875,7 @@ static int walk(lockmap *map, lm_walk_fn fn, void *arg) {
                 lm_state *next = stop ? NULL : st->next;
                 if (next) next->refs++;
                 lm_state *dead = unref_locked(sh, st);
-                if (dead) free_state(dead);
+                if (dead) free_state(map, dead);
                 st = next;
             }
         }
@@ -728,7 +913,7 @@ static int retain_step(lockmap *map, lm_state *st, void *arg) {
     lm_retain_arg *a = arg;
     if (st->has_value &&
         (!a->keep || !a->keep(st_key(map, st), st->klen, st_value(st), a->ctx)))
-        a->removed += (size_t)take_value(map, st, NULL);
+        a->removed += (size_t)take_value(map, st, NULL, false);
     return 0;
 }
 
@@ -744,6 +929,43 @@ size_t lockmap_clear(lockmap *map) {
     lm_retain_arg a = {NULL, NULL, 0};
     walk(map, retain_step, &a);
     return a.removed;
+}
+
+/* ---- LRU-only operations ---------------------------------------------------
+ */
+
+int lm_pop(lockmap *map, void *key_out, size_t key_cap, size_t *klen_out,
+           void *value_out) {
+    /* Relaxed: the cursor only spreads pops over the shards. */
+    size_t start =
+        atomic_fetch_add_explicit(&map->pop_cursor, 1, memory_order_relaxed);
+    for (size_t i = 0; i <= map->shard_mask; i++) {
+        lm_shard *sh = &map->shards[(start + i) & map->shard_mask];
+        futex_lock(&sh->lock, NULL);
+        for (lm_lru_links *l = sh->lru.prev; l != &sh->lru; l = l->prev) {
+            lm_state *st = lru_state(l);
+            if (st->refs) continue; /* held, waited for or walked: skip */
+            if (klen_out) *klen_out = st->klen;
+            if (st->klen > key_cap) {
+                futex_unlock(&sh->lock, NULL);
+                return -ERANGE;
+            }
+            *link_of(sh, st) = st->next;
+            sh->nstates--;
+            lru_unlink(st);
+            futex_unlock(&sh->lock, NULL);
+            if (st->klen) memcpy(key_out, st_key(map, st), st->klen);
+            take_value(map, st, value_out, true);
+            free_state(map, st);
+            return 0;
+        }
+        futex_unlock(&sh->lock, NULL);
+    }
+    return -ENOENT;
+}
+
+size_t lm_evictions(lockmap *map) {
+    return atomic_load_explicit(&map->evictions, memory_order_relaxed);
 }
 
 /* ---- introspection for tests ------------------------------------------------

@@ -107,6 +107,14 @@ int lockmap_entry_remove(lockmap_entry *entry, void *old_out);
 /* The value, inserting a copy of dflt first if vacant (dflt NULL: zeroes).
  * NULL when the entry holds nothing. */
 void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt);
+/* The value, first filling a vacant key in place with init(value, ctx) while
+ * the key is held (init sees value_size uninitialised bytes). If init returns
+ * non-zero the entry stays vacant and this returns NULL with errno set to that
+ * code (made positive, so init may return EIO or -EIO alike). NULL with errno
+ * EINVAL when the entry holds nothing or init is NULL. */
+void *lockmap_entry_or_insert_with(lockmap_entry *entry,
+                                   int (*init)(void *value, void *ctx),
+                                   void *ctx);
 
 /* Deadlock-free multi-key locking. All keys are locked in one global order
  * (by hash, then length, then bytes), whatever their order in `keys`, so two

@@ -4,6 +4,13 @@
 # Adding a back end: one folder with lock.h, BUILD and README.md, one line here.
 VARIANTS = {
     "futex": "futex",
+    "spin": "spin",
+    "ticket": "ticket",
+    "pthread": "pmutex",
+    "pthread-adaptive": "pmutex_adaptive",
+    "mcs": "mcs",
+    "mcs-park": "mcs_park",
+    "cna": "cna",
 }
 
 DEFAULT_VARIANT = "futex"

@@ -5,6 +5,7 @@ load("//lockmap:variants.bzl", "VARIANTS")
 SUITES = {
     "api_test": "small",
     "concurrency_test": "medium",
+    "lru_test": "medium",
 }
 
 def lockmap_test_suites():

@@ -1,0 +1,91 @@
+/* lockmap_lru: the lock map bounded to a capacity, evicting least recently
+ * used values shard by shard.
+ *
+ * Everything in lockmap.h holds here too (per-key locking, byte-string keys,
+ * inline values, negative errno results, no re-entrancy). Entries are the same
+ * lockmap_entry: once taken with lockmap_lru_lock and friends, use
+ * lockmap_unlock, lockmap_entry_value, lockmap_entry_insert, ... on them.
+ *
+ * Order: each shard keeps its values in most-recently-used order. get, insert
+ * and locking a key (lock, trylock, timedlock, lock_batch; successful or not)
+ * promote it; peek, contains, for_each and retain do not.
+ *
+ * Capacity: each shard keeps at most its share of `capacity` (split evenly;
+ * the number of shards is lowered, if need be, so that every share is at least
+ * one). Shares are per shard, so with keys spread unevenly a shard may evict
+ * while the map as a whole holds fewer than `capacity` values, as in the Rust
+ * crate; give some slack when every key must fit. When an insert puts a shard
+ * over its share, its least recently used
+ * values that nobody holds are evicted (through value_drop). A key that is
+ * held, waited for, or being visited by for_each/retain is never evicted, so a
+ * shard whose values are all held may exceed its share until they are
+ * released; eviction then catches up on unlock. A value inserted through an
+ * entry counts from the moment it is inserted, and the eviction it causes
+ * happens when that entry is unlocked. */
+#ifndef LOCKMAP_LOCKMAP_LRU_H
+#define LOCKMAP_LOCKMAP_LRU_H
+
+#include "lockmap/lockmap.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lockmap_lru lockmap_lru;
+
+typedef struct lockmap_lru_options {
+    size_t value_size; /* bytes per value; required, 1..65536 */
+    size_t capacity;   /* most values kept; required, > 0 */
+    size_t shards;     /* as in lockmap_options (then lowered to <= capacity) */
+    uint64_t seed;     /* as in lockmap_options */
+    uint64_t (*hash)(const void *key, size_t klen, uint64_t seed);
+    void (*value_drop)(void *value, void *ctx); /* also for evicted values */
+    void *ctx;
+} lockmap_lru_options;
+
+/* NULL with errno EINVAL (bad options, capacity 0) or ENOMEM. */
+lockmap_lru *lockmap_lru_new(const lockmap_lru_options *opts);
+void lockmap_lru_free(lockmap_lru *map);
+size_t lockmap_lru_len(lockmap_lru *map);
+bool lockmap_lru_is_empty(lockmap_lru *map);
+/* Values evicted so far to respect the capacity (not counting pop/remove). */
+size_t lockmap_lru_evictions(lockmap_lru *map);
+
+int lockmap_lru_get(lockmap_lru *map, const void *key, size_t klen,
+                    void *value_out);
+/* Like get, without promoting the key. */
+int lockmap_lru_peek(lockmap_lru *map, const void *key, size_t klen,
+                     void *value_out);
+int lockmap_lru_contains(lockmap_lru *map, const void *key, size_t klen);
+int lockmap_lru_insert(lockmap_lru *map, const void *key, size_t klen,
+                       const void *value, void *old_out);
+int lockmap_lru_remove(lockmap_lru *map, const void *key, size_t klen,
+                       void *old_out);
+size_t lockmap_lru_clear(lockmap_lru *map);
+
+/* Remove and return a least recently used value that nobody holds, trying
+ * the shards round-robin. The key goes to key_out (key_cap bytes) and its
+ * length to *klen_out (may be NULL); the value is copied to value_out, or
+ * dropped when value_out is NULL. 0 popped; -ENOENT nothing can be popped;
+ * -ERANGE key_cap is too small for the candidate's key (its length is in
+ * *klen_out, nothing is removed); -EINVAL bad arguments. */
+int lockmap_lru_pop(lockmap_lru *map, void *key_out, size_t key_cap,
+                    size_t *klen_out, void *value_out);
+
+int lockmap_lru_lock(lockmap_lru *map, const void *key, size_t klen,
+                     lockmap_entry *entry);
+int lockmap_lru_trylock(lockmap_lru *map, const void *key, size_t klen,
+                        lockmap_entry *entry);
+int lockmap_lru_timedlock(lockmap_lru *map, const void *key, size_t klen,
+                          uint64_t timeout_ns, lockmap_entry *entry);
+int lockmap_lru_lock_batch(lockmap_lru *map, const lockmap_key *keys, size_t n,
+                           lockmap_entry *entries);
+
+int lockmap_lru_for_each(lockmap_lru *map, lockmap_visit_fn fn, void *ctx);
+size_t lockmap_lru_retain(lockmap_lru *map, lockmap_keep_fn keep, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,459 @@
+/* The LRU map: exact eviction order, promotion rules, pop, held keys, value
+ * accounting, and the map's concurrency invariants under a capacity bound. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lockmap/internal.h"
+#include "lockmap/lockmap_lru.h"
+#include "lockmap/tests/test_util.h"
+
+#define MAX_IDS 1024
+static int drops[MAX_IDS];
+static _Atomic int total_drops;
+
+static void count_drop(void *value, void *ctx) {
+    (void)ctx;
+    uint64_t id;
+    memcpy(&id, value, sizeof id);
+    if (id < MAX_IDS) drops[id]++;
+    atomic_fetch_add(&total_drops, 1);
+}
+
+/* One shard, so the order is exactly the map's order. */
+static lockmap_lru *new_lru(size_t capacity, size_t shards) {
+    memset(drops, 0, sizeof drops);
+    atomic_store(&total_drops, 0);
+    lockmap_lru_options o = {.value_size = sizeof(uint64_t),
+                             .capacity = capacity,
+                             .shards = shards,
+                             .value_drop = count_drop};
+    lockmap_lru *m = lockmap_lru_new(&o);
+    assert_non_null(m);
+    return m;
+}
+
+/* Keys are single letters; values their letter code, so drops name them. */
+static void put(lockmap_lru *m, char k) {
+    uint64_t v = (uint64_t)k;
+    assert_true(lockmap_lru_insert(m, &k, 1, &v, NULL) >= 0);
+}
+
+static bool has(lockmap_lru *m, char k) {
+    return lockmap_lru_contains(m, &k, 1) == 1;
+}
+
+static void touch(lockmap_lru *m, char k) {
+    uint64_t v;
+    assert_int_equal(lockmap_lru_get(m, &k, 1, &v), 1);
+    assert_int_equal(v, (uint64_t)k);
+}
+
+/* Pops everything and checks the order, least recently used first. */
+static void assert_pop_order(lockmap_lru *m, const char *expected) {
+    for (const char *p = expected; *p; p++) {
+        char k = 0;
+        size_t klen = 0;
+        uint64_t v = 0;
+        assert_int_equal(lockmap_lru_pop(m, &k, 1, &klen, &v), 0);
+        assert_int_equal(klen, 1);
+        assert_int_equal(k, *p);
+        assert_int_equal(v, (uint64_t)*p);
+    }
+    char k;
+    assert_int_equal(lockmap_lru_pop(m, &k, 1, NULL, NULL), -ENOENT);
+}
+
+static void test_bad_options(void **state) {
+    (void)state;
+    lockmap_lru_options o = {.value_size = 8, .capacity = 0};
+    errno = 0;
+    assert_null(lockmap_lru_new(&o));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(lockmap_lru_new(NULL));
+    assert_int_equal(errno, EINVAL);
+    o.capacity = 4;
+    o.value_size = 0;
+    errno = 0;
+    assert_null(lockmap_lru_new(&o));
+    assert_int_equal(errno, EINVAL);
+    char k;
+    assert_int_equal(lockmap_lru_pop(NULL, &k, 1, NULL, NULL), -EINVAL);
+    assert_int_equal(lockmap_lru_evictions(NULL), 0);
+    lockmap_lru_free(NULL);
+    /* Shards are lowered so that every shard keeps at least one value. */
+    o.value_size = 8;
+    o.capacity = 3;
+    o.shards = 8;
+    lockmap_lru *m = lockmap_lru_new(&o);
+    assert_non_null(m);
+    assert_int_equal(lockmap_debug_shards((lockmap *)m), 2);
+    lockmap_lru_free(m);
+}
+
+static void test_eviction_order_exact(void **state) {
+    (void)state;
+    lockmap_lru *m = new_lru(3, 1);
+    put(m, 'a');
+    put(m, 'b');
+    put(m, 'c');
+    touch(m, 'a'); /* order, oldest first: b c a */
+    put(m, 'd');   /* evicts b */
+    assert_false(has(m, 'b'));
+    assert_int_equal(drops['b'], 1);
+    put(m, 'e'); /* evicts c */
+    assert_false(has(m, 'c'));
+    assert_int_equal(lockmap_lru_len(m), 3);
+    assert_int_equal(lockmap_lru_evictions(m), 2);
+    put(m, 'a'); /* replacing promotes: order d e a */
+    put(m, 'f'); /* evicts d */
+    assert_false(has(m, 'd'));
+    assert_pop_order(m, "eaf");
+    assert_true(lockmap_lru_is_empty(m));
+    lockmap_lru_free(m);
+}
+
+static void test_peek_contains_and_walks_do_not_promote(void **state) {
+    (void)state;
+    lockmap_lru *m = new_lru(3, 1);
+    put(m, 'a');
+    put(m, 'b');
+    put(m, 'c');
+    uint64_t v;
+    char a = 'a';
+    assert_int_equal(lockmap_lru_peek(m, &a, 1, &v), 1);
+    assert_int_equal(v, 'a');
+    assert_true(has(m, 'a'));
+    assert_int_equal(lockmap_lru_for_each(m, NULL, NULL), -EINVAL);
+    lockmap_lru_retain(m, NULL, NULL); /* bad arguments: nothing happens */
+    put(m, 'd');                       /* a is still the oldest */
+    assert_false(has(m, 'a'));
+    assert_pop_order(m, "bcd");
+    lockmap_lru_free(m);
+}
+
+static void test_locking_promotes(void **state) {
+    (void)state;
+    lockmap_lru *m = new_lru(3, 1);
+    put(m, 'a');
+    put(m, 'b');
+    put(m, 'c');
+    lockmap_entry e;
+    char a = 'a', b = 'b';
+    assert_int_equal(lockmap_lru_lock(m, &a, 1, &e), 0);
+    lockmap_unlock(&e);
+    assert_int_equal(lockmap_lru_trylock(m, &b, 1, &e), 0);
+    lockmap_unlock(&e);
+    assert_pop_order(m, "cab");
+    lockmap_lru_free(m);
+}
+
+static void test_pop_skips_held_and_checks_key_room(void **state) {
+    (void)state;
+    lockmap_lru *m = new_lru(4, 1);
+    put(m, 'a');
+    put(m, 'b');
+    uint64_t big = 7;
+    assert_int_equal(lockmap_lru_insert(m, "long-key", 8, &big, NULL), 0);
+    lockmap_entry e;
+    char a = 'a';
+    assert_int_equal(lockmap_lru_lock(m, &a, 1, &e), 0); /* order b long a */
+    char k[8];
+    size_t klen = 0;
+    uint64_t v;
+    assert_int_equal(lockmap_lru_pop(m, k, 1, &klen, &v), 0);
+    assert_int_equal(k[0], 'b');
+    /* Next candidate's key is 8 bytes: too big for 4, nothing removed. */
+    assert_int_equal(lockmap_lru_pop(m, k, 4, &klen, &v), -ERANGE);
+    assert_int_equal(klen, 8);
+    assert_int_equal(lockmap_lru_len(m), 2);
+    assert_int_equal(lockmap_lru_pop(m, k, 8, &klen, NULL), 0); /* dropped */
+    assert_memory_equal(k, "long-key", 8);
+    assert_int_equal(drops[7], 1);
+    /* Only the held key is left: nothing can be popped. */
+    assert_int_equal(lockmap_lru_pop(m, k, 8, &klen, &v), -ENOENT);
+    lockmap_unlock(&e);
+    assert_int_equal(lockmap_lru_pop(m, k, 8, &klen, &v), 0);
+    assert_int_equal(k[0], 'a');
+    lockmap_lru_free(m);
+}
+
+static void test_held_keys_never_evicted(void **state) {
+    (void)state;
+    lockmap_lru *m = new_lru(2, 1);
+    put(m, 'a');
+    put(m, 'b');
+    lockmap_entry ea, eb, ex;
+    char a = 'a', b = 'b', x = 'x';
+    assert_int_equal(lockmap_lru_lock(m, &a, 1, &ea), 0);
+    assert_int_equal(lockmap_lru_lock(m, &b, 1, &eb), 0);
+    /* Full of held keys: the newcomer is the only candidate. */
+    put(m, 'c');
+    assert_false(has(m, 'c'));
+    assert_int_equal(drops['c'], 1);
+    assert_int_equal(lockmap_lru_len(m), 2);
+    /* A value inserted through an entry counts at once; eviction waits for
+     * the unlock, and held keys are never the victims. */
+    assert_int_equal(lockmap_lru_lock(m, &x, 1, &ex), 0);
+    uint64_t vx = 'x';
+    assert_int_equal(lockmap_entry_insert(&ex, &vx, NULL), 0);
+    assert_int_equal(lockmap_lru_len(m), 3);
+    lockmap_unlock(&ea);
+    /* a is free now and least recently used: evicted on this unlock. */
+    assert_false(has(m, 'a'));
+    assert_int_equal(lockmap_lru_len(m), 2);
+    lockmap_unlock(&eb);
+    lockmap_unlock(&ex);
+    assert_true(has(m, 'b'));
+    assert_true(has(m, 'x'));
+    assert_int_equal(lockmap_lru_evictions(m), 2);
+    lockmap_lru_free(m);
+}
+
+static int fill_with_ctx(void *value, void *ctx) {
+    memcpy(value, ctx, sizeof(uint64_t));
+    return 0;
+}
+
+static void test_value_drop_once_per_value(void **state) {
+    (void)state;
+    lockmap_lru *m = new_lru(8, 2);
+    /* 100 distinct values through an 8-value map: 92 evicted, 8 freed. */
+    for (uint64_t i = 0; i < 100; i++) {
+        if (i % 2) {
+            assert_int_equal(lockmap_lru_insert(m, &i, sizeof i, &i, NULL), 0);
+        } else {
+            lockmap_entry e;
+            assert_int_equal(lockmap_lru_lock(m, &i, sizeof i, &e), 0);
+            assert_non_null(
+                lockmap_entry_or_insert_with(&e, fill_with_ctx, &i));
+            lockmap_unlock(&e);
+        }
+        assert_true(lockmap_lru_len(m) <= 8);
+    }
+    assert_int_equal(lockmap_lru_evictions(m), 92);
+    uint64_t k = 99, old;
+    assert_int_equal(lockmap_lru_remove(m, &k, sizeof k, &old), 1);
+    assert_int_equal(old, 99);
+    assert_int_equal(lockmap_lru_clear(m), 7);
+    lockmap_lru_free(m);
+    for (int i = 0; i < 100; i++) assert_int_equal(drops[i], i == 99 ? 0 : 1);
+    assert_int_equal(atomic_load(&total_drops), 99);
+}
+
+/* ---- concurrency
+ * ---------------------------------------------------------------- */
+
+static _Atomic int failures;
+#define CHECK(cond)                                  \
+    do {                                             \
+        if (!(cond)) atomic_fetch_add(&failures, 1); \
+    } while (0)
+
+typedef struct {
+    lockmap_lru *map;
+    uint64_t seed;
+    int iters;
+    uint64_t keys;
+    uint64_t done;   /* values created (churn) or increments (others) */
+    uint64_t popped; /* values taken out by pop */
+    _Atomic int *running;
+} lru_ctx;
+
+enum { CAP = 64, THREADS = 8 };
+
+static void *churn(void *arg) {
+    lru_ctx *c = arg;
+    for (int i = 0; i < c->iters; i++) {
+        uint64_t k = test_rand(&c->seed) % c->keys, v = k;
+        switch (test_rand(&c->seed) % 4) {
+        case 0: /* a new value; a replaced one is dropped */
+            CHECK(lockmap_lru_insert(c->map, &k, sizeof k, &v, NULL) >= 0);
+            c->done++;
+            break;
+        case 1: {
+            lockmap_entry e;
+            CHECK(lockmap_lru_lock(c->map, &k, sizeof k, &e) == 0);
+            if (!lockmap_entry_value(&e)) c->done++;
+            uint64_t *p = lockmap_entry_or_insert(&e, &k);
+            CHECK(*p == k);
+            lockmap_unlock(&e);
+            break;
+        }
+        case 2:
+            if (lockmap_lru_get(c->map, &k, sizeof k, &v) == 1) CHECK(v == k);
+            break;
+        default: {
+            char key[8];
+            size_t klen;
+            int rc = lockmap_lru_pop(c->map, key, sizeof key, &klen, &v);
+            CHECK(rc == 0 || rc == -ENOENT);
+            if (rc == 0) {
+                CHECK(klen == sizeof k && memcmp(key, &v, sizeof v) == 0);
+                c->popped++;
+            }
+        }
+        }
+    }
+    atomic_fetch_sub(c->running, 1);
+    return NULL;
+}
+
+/* While the churn runs, each thread holds at most one key, so the map may
+ * exceed its capacity by at most the number of threads. */
+static void *watch_capacity(void *arg) {
+    lru_ctx *c = arg;
+    while (atomic_load(c->running) > 0)
+        CHECK(lockmap_lru_len(c->map) <= CAP + THREADS);
+    return NULL;
+}
+
+static void *churn_or_watch(void *arg) {
+    lru_ctx *c = arg;
+    return c->iters ? churn(c) : watch_capacity(c);
+}
+
+static void test_capacity_bound_under_churn(void **state) {
+    (void)state;
+    atomic_store(&failures, 0);
+    lockmap_lru *m = new_lru(CAP, 4);
+    _Atomic int running = THREADS;
+    lru_ctx c[THREADS + 1];
+    for (int i = 0; i <= THREADS; i++)
+        c[i] = (lru_ctx){m,
+                         31u * (uint64_t)(i + 1),
+                         i < THREADS ? LM_ITERS(20000) : 0,
+                         1000,
+                         0,
+                         0,
+                         &running};
+    run_threads(THREADS + 1, churn_or_watch, c, sizeof c[0]);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_true(lockmap_lru_len(m) <= CAP);
+    assert_int_equal(lockmap_debug_live_states((lockmap *)m),
+                     lockmap_lru_len(m));
+    assert_true(lockmap_lru_evictions(m) > 0);
+    lockmap_lru_free(m);
+    /* Every value created left exactly once: dropped (evicted, replaced or
+     * freed) or popped out. */
+    uint64_t created = 0, popped = 0;
+    for (int i = 0; i < THREADS; i++) {
+        created += c[i].done;
+        popped += c[i].popped;
+    }
+    assert_int_equal(created, (uint64_t)atomic_load(&total_drops) + popped);
+}
+
+static void *increment(void *arg) {
+    lru_ctx *c = arg;
+    for (int i = 0; i < c->iters; i++) {
+        uint64_t k = test_rand(&c->seed) % c->keys;
+        lockmap_entry e;
+        CHECK(lockmap_lru_lock(c->map, &k, sizeof k, &e) == 0);
+        uint64_t zero = 0;
+        ++*(uint64_t *)lockmap_entry_or_insert(&e, &zero);
+        lockmap_unlock(&e);
+        c->done++;
+    }
+    return NULL;
+}
+
+static int add_value(const void *key, size_t klen, void *value, void *ctx) {
+    (void)key;
+    (void)klen;
+    *(uint64_t *)ctx += *(uint64_t *)value;
+    return 0;
+}
+
+static void test_no_lost_updates_within_capacity(void **state) {
+    (void)state;
+    atomic_store(&failures, 0);
+    lockmap_lru *m = new_lru(1024, 4); /* 256 per shard for 200 keys */
+    lru_ctx c[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        c[i] = (lru_ctx){
+            m, 5u * (uint64_t)(i + 1), LM_ITERS(20000), 200, 0, 0, NULL};
+    run_threads(THREADS, increment, c, sizeof c[0]);
+    assert_int_equal(atomic_load(&failures), 0);
+    uint64_t expected = 0, total = 0;
+    for (int i = 0; i < THREADS; i++) expected += c[i].done;
+    assert_int_equal(lockmap_lru_for_each(m, add_value, &total), 0);
+    assert_int_equal(total, expected);
+    assert_int_equal(lockmap_lru_evictions(m), 0);
+    lockmap_lru_free(m);
+}
+
+enum { ACCOUNTS = 32, BALANCE = 100 };
+
+static void *transfer(void *arg) {
+    lru_ctx *c = arg;
+    for (int i = 0; i < c->iters; i++) {
+        uint64_t ids[4];
+        lockmap_key keys[4];
+        lockmap_entry e[4];
+        for (int j = 0; j < 4; j++) {
+            bool fresh;
+            do {
+                ids[j] = test_rand(&c->seed) % ACCOUNTS;
+                fresh = true;
+                for (int p = 0; p < j; p++) fresh &= ids[p] != ids[j];
+            } while (!fresh);
+            keys[j] = (lockmap_key){&ids[j], sizeof ids[j]};
+        }
+        CHECK(lockmap_lru_lock_batch(c->map, keys, 4, e) == 0);
+        int64_t *from = lockmap_entry_value(&e[0]);
+        int64_t *to = lockmap_entry_value(&e[3]);
+        CHECK(from && to);
+        if (from && to && *from > 0) {
+            --*from;
+            ++*to;
+        }
+        lockmap_unlock_batch(e, 4);
+    }
+    return NULL;
+}
+
+static void test_bank_transfers_in_lru(void **state) {
+    (void)state;
+    atomic_store(&failures, 0);
+    /* Shares are per shard: leave room for an uneven spread of accounts. */
+    lockmap_lru *m = new_lru(4 * ACCOUNTS, 2);
+    for (uint64_t j = 0; j < ACCOUNTS; j++) {
+        int64_t b = BALANCE;
+        lockmap_lru_insert(m, &j, sizeof j, &b, NULL);
+    }
+    lru_ctx c[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        c[i] = (lru_ctx){m,   17u * (uint64_t)(i + 1), LM_ITERS(10000), 0, 0, 0,
+                         NULL};
+    run_threads(THREADS, transfer, c, sizeof c[0]);
+    assert_int_equal(atomic_load(&failures), 0);
+    uint64_t total = 0;
+    assert_int_equal(lockmap_lru_for_each(m, add_value, &total), 0);
+    assert_int_equal(total, (uint64_t)ACCOUNTS * BALANCE);
+    assert_int_equal(lockmap_lru_len(m), ACCOUNTS);
+    lockmap_lru_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_eviction_order_exact),
+        cmocka_unit_test(test_peek_contains_and_walks_do_not_promote),
+        cmocka_unit_test(test_locking_promotes),
+        cmocka_unit_test(test_pop_skips_held_and_checks_key_room),
+        cmocka_unit_test(test_held_keys_never_evicted),
+        cmocka_unit_test(test_value_drop_once_per_value),
+        cmocka_unit_test(test_capacity_bound_under_churn),
+        cmocka_unit_test(test_no_lost_updates_within_capacity),
+        cmocka_unit_test(test_bank_transfers_in_lru),
+    };
+    return cmocka_run_group_tests_name(lockmap_variant(), tests, NULL, NULL);
+}
