@@ -1,0 +1,46 @@
+/* The workloads: what one operation of each benchmark thread does.
+ *
+ * Mix workloads draw each operation at random with fixed percentages:
+ *   get     lockmap_get on a key (prefilled keys: must be found unless the
+ *           workload also removes)
+ *   insert  lockmap_insert of value 0 (on a drawn key, or on a brand-new key
+ *           for the YCSB inserts)
+ *   remove  lockmap_remove
+ *   entry   lockmap_lock, insert 0 if vacant, increment the u64 value,
+ *           --cs-ns of work, unlock
+ * The others have loops of their own: hot (entry on one single key), batch
+ * (bank transfer under lockmap_lock_batch) and hold (thread 0 holds a key for
+ * --hold-us at a time while the others do entry on other keys). */
+#ifndef LMBENCH_WORKLOAD_H
+#define LMBENCH_WORKLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    LMB_LOOP_MIX,
+    LMB_LOOP_HOT,
+    LMB_LOOP_BATCH,
+    LMB_LOOP_HOLD,
+} lmb_loop;
+
+typedef struct lmb_workload {
+    const char *name;
+    const char *help;
+    lmb_loop loop;
+    /* Percentages for LMB_LOOP_MIX; they add up to 100. */
+    unsigned get_pct, insert_pct, remove_pct, entry_pct;
+    /* Inserts create keys outside the prefilled range (YCSB D and E). */
+    bool insert_new_keys;
+} lmb_workload;
+
+/* NULL when unknown. */
+const lmb_workload *lmb_workload_find(const char *name);
+/* All of them, in --help order. */
+const lmb_workload *lmb_workloads(size_t *n);
+
+/* Initial value of every prefilled key (batch starts with money). */
+uint64_t lmb_workload_initial_value(const lmb_workload *w);
+
+#endif

@@ -1,0 +1,275 @@
+/* lmbench: the dispatcher. Parses and validates the options, then for each
+ * repetition, workload and thread count runs every selected variant's runner
+ * (lmbench_<variant>, or lmbench_<variant>_glibc) in turn, as a separate
+ * process, collects the one row each prints, and shows it as a table or CSV
+ * on stdout and appends it to --csv. See cli/README.md for why. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/busy.h"
+#include "cli/meta.h"
+#include "cli/options.h"
+#include "cli/row.h"
+#include "cli/table.h"
+
+#ifndef LMB_VARIANTS
+#error "LMB_VARIANTS (comma-separated variant names) is unset"
+#endif
+
+static const char *known[LMB_MAX_LIST];
+static size_t nknown;
+
+static int find_runner(const char *argv0, const char *variant,
+                       const char *allocator, char *out, size_t n) {
+    char name[256];
+    snprintf(name, sizeof name, "lmbench_%s%s", variant,
+             strcmp(allocator, "glibc") == 0 ? "_glibc" : "");
+    char dirs[3][PATH_MAX];
+    int nd = 0;
+    const char *env = getenv("LMBENCH_BIN_DIR");
+    if (env && *env) snprintf(dirs[nd++], PATH_MAX, "%s", env);
+    if (strchr(argv0, '/')) {
+        char tmp[PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s", argv0);
+        snprintf(dirs[nd++], PATH_MAX, "%s", dirname(tmp));
+    }
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        snprintf(dirs[nd++], PATH_MAX, "%s", dirname(exe));
+    }
+    for (int i = 0; i < nd; i++) {
+        snprintf(out, n, "%s/%s", dirs[i], name);
+        if (access(out, X_OK) == 0) return 0;
+    }
+    snprintf(out, n, "%s", name);
+    return -1;
+}
+
+/* Runs one runner; its stdout (header + row) into *row. Returns the exit
+ * status (0 ok, 1 verification FAIL) or -1 when it produced no row. */
+static int run_one(const char *path, int argc, char **argv, const char *variant,
+                   unsigned threads, const char *workload, unsigned rep,
+                   const char *commit, lmb_row *row) {
+    char a_var[128], a_thr[64], a_wl[64], a_rep[64], a_git[256];
+    snprintf(a_var, sizeof a_var, "--variant=%s", variant);
+    snprintf(a_thr, sizeof a_thr, "--threads=%u", threads);
+    snprintf(a_wl, sizeof a_wl, "--workload=%s", workload);
+    snprintf(a_rep, sizeof a_rep, "--rep=%u", rep);
+    snprintf(a_git, sizeof a_git, "--git-commit=%s", commit);
+    char **cargv = calloc((size_t)argc + 8, sizeof *cargv);
+    if (!cargv) return -1;
+    int k = 0;
+    cargv[k++] = (char *)path;
+    for (int i = 1; i < argc; i++) cargv[k++] = argv[i];
+    cargv[k++] = "--worker";
+    cargv[k++] = a_var;
+    cargv[k++] = a_thr;
+    cargv[k++] = a_wl;
+    cargv[k++] = a_rep;
+    cargv[k++] = a_git;
+    cargv[k] = NULL;
+
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        free(cargv);
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        free(cargv);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        execv(path, cargv);
+        fprintf(stderr, "lmbench: cannot run %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    free(cargv);
+    close(fds[1]);
+    size_t cap = 4096, used = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) break;
+        if (used == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fds[0], buf + used, cap - used);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        used += (size_t)r;
+    }
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    int rc = -1;
+    if (buf && lmb_csv_parse_output(buf, used, row) == 0 &&
+        WIFEXITED(status) &&
+        (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 1))
+        rc = WEXITSTATUS(status);
+    if (rc < 0) {
+        lmb_row_free(row);
+        if (WIFSIGNALED(status))
+            fprintf(stderr, "lmbench: %s (%s, %u threads) died of signal %d\n",
+                    variant, workload, threads, WTERMSIG(status));
+        else
+            fprintf(stderr,
+                    "lmbench: %s (%s, %u threads) failed (exit status %d)\n",
+                    variant, workload, threads,
+                    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    free(buf);
+    return rc;
+}
+
+static void progress(bool on, size_t done, size_t total, unsigned rep,
+                     unsigned reps, const char *variant, unsigned threads,
+                     const char *workload, double eta) {
+    if (!on) return;
+    fprintf(stderr,
+            "\r\033[Klmbench: run %zu/%zu  rep %u/%u  %s  %s  threads=%u  "
+            "ETA %.0fs",
+            done + 1, total, rep, reps, variant, workload, threads, eta);
+    fflush(stderr);
+}
+
+static void progress_clear(bool on) {
+    if (!on) return;
+    fprintf(stderr, "\r\033[K");
+    fflush(stderr);
+}
+
+int main(int argc, char **argv) {
+    nknown = lmb_split_variants(LMB_VARIANTS, known, LMB_MAX_LIST);
+    lmb_opts o;
+    char err[512];
+    if (lmb_opts_parse(&o, argc, argv, known, nknown, err, sizeof err) != 0) {
+        fprintf(stderr, "lmbench: %s\n", err);
+        return 2;
+    }
+    if (o.help) {
+        lmb_opts_help(stdout, known, nknown);
+        return 0;
+    }
+    if (o.version) {
+        printf("lmbench %s\n", LMB_VERSION);
+        return 0;
+    }
+    if (o.list_variants) {
+        for (size_t i = 0; i < nknown; i++) printf("%s\n", known[i]);
+        return 0;
+    }
+    if (o.worker) {
+        fprintf(stderr, "lmbench: --worker: only for lmbench_<variant>\n");
+        return 2;
+    }
+    if (o.csv && lmb_csv_check(o.csv, err, sizeof err) != 0) {
+        fprintf(stderr, "lmbench: --csv=%s: %s\n", o.csv, err);
+        return 2;
+    }
+    char paths[LMB_MAX_LIST][PATH_MAX];
+    for (size_t i = 0; i < o.nvariants; i++)
+        if (find_runner(argv[0], o.variants[i], o.allocator, paths[i],
+                        sizeof paths[i]) != 0) {
+            fprintf(stderr,
+                    "lmbench: --variant=%s: runner %s not found next to "
+                    "lmbench (set LMBENCH_BIN_DIR?)\n",
+                    o.variants[i], paths[i]);
+            return 1;
+        }
+    char commit[200];
+    lmb_git_commit(commit, sizeof commit);
+
+    bool table = o.format == LMB_FMT_TABLE ||
+                 (o.format == LMB_FMT_AUTO && isatty(STDOUT_FILENO));
+    bool prog = isatty(STDERR_FILENO);
+    size_t total = (size_t)o.repeat * o.nworkloads * o.nthreads * o.nvariants;
+    lmb_row *rows = calloc(total, sizeof *rows);
+    bool *have = calloc(total, sizeof *have);
+    if (!rows || !have) {
+        fprintf(stderr, "lmbench: out of memory\n");
+        return 1;
+    }
+    lmb_table tab;
+    lmb_table_init(&tab, &o, stdout);
+
+    int exit_code = 0;
+    size_t done = 0;
+    double spent = 0;
+    bool csv_header_done = false;
+    for (unsigned rep = 1; rep <= o.repeat; rep++)
+        for (size_t w = 0; w < o.nworkloads; w++)
+            for (size_t t = 0; t < o.nthreads; t++)
+                for (size_t v = 0; v < o.nvariants; v++, done++) {
+                    double per = done ? spent / (double)done
+                                      : o.duration + o.warmup + 0.2;
+                    progress(prog, done, total, rep, o.repeat, o.variants[v],
+                             o.threads[t], o.workloads[w]->name,
+                             per * (double)(total - done));
+                    uint64_t t0 = lmb_now_ns();
+                    lmb_row *row = &rows[done];
+                    int rc = run_one(paths[v], argc, argv, o.variants[v],
+                                     o.threads[t], o.workloads[w]->name, rep,
+                                     commit, row);
+                    spent += (double)(lmb_now_ns() - t0) * 1e-9;
+                    progress_clear(prog);
+                    if (rc < 0) {
+                        exit_code = 1;
+                        continue;
+                    }
+                    have[done] = true;
+                    if (rc == 1 ||
+                        strcmp(lmb_row_get(row, LMB_COL_verify), "ok") != 0)
+                        exit_code = 1;
+                    if (o.csv && lmb_csv_append(o.csv, row, err, sizeof err) != 0) {
+                        fprintf(stderr, "lmbench: --csv=%s: %s\n", o.csv, err);
+                        exit_code = 1;
+                    }
+                    if (table) {
+                        lmb_table_row(&tab, row);
+                    } else {
+                        size_t len;
+                        char *line;
+                        if (!csv_header_done) {
+                            line = lmb_csv_header(&len);
+                            if (line) fwrite(line, 1, len, stdout);
+                            free(line);
+                            csv_header_done = true;
+                        }
+                        line = lmb_csv_row(row, &len);
+                        if (line) fwrite(line, 1, len, stdout);
+                        free(line);
+                    }
+                    fflush(stdout);
+                }
+    if (table) lmb_table_summary(&tab, rows, have, total);
+    for (size_t i = 0; i < total; i++) lmb_row_free(&rows[i]);
+    free(rows);
+    free(have);
+    return exit_code;
+}

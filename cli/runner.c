@@ -1,0 +1,585 @@
+/* lmbench_<variant>: runs ONE benchmark (one variant, workload, thread count
+ * and repetition) against the lockmap library it is linked with, and prints
+ * the CSV header and one result row on stdout. The dispatcher (main.c) starts
+ * it once per run; it is not meant to be run by hand, though it can be:
+ *
+ *     lmbench_futex --worker --workload=entry --threads=4
+ *
+ * Every lockmap call below is a direct call into //lockmap:lockmap_<variant>,
+ * whose lock operations are inline: no indirect call per lock operation. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/busy.h"
+#include "bench/dist.h"
+#include "bench/hist.h"
+#include "bench/pin.h"
+#include "bench/rng.h"
+#include "bench/workload.h"
+#include "cli/meta.h"
+#include "cli/options.h"
+#include "cli/row.h"
+#include "lockmap/lockmap.h"
+
+#ifndef LMB_VARIANT
+#error "LMB_VARIANT (the variant this runner is linked with) is unset"
+#endif
+#ifndef LMB_VARIANTS
+#define LMB_VARIANTS LMB_VARIANT
+#endif
+
+enum { PH_WARMUP = 1, PH_MEASURE = 2, PH_STOP = 3 };
+
+typedef struct run run;
+
+typedef struct thread_ctx {
+    alignas(64) unsigned id;
+    run *R;
+    pthread_t tid;
+    lmb_rng rng;
+    bool holder; /* the hold workload's key holder */
+    /* Results: written by the thread only, read after pthread_join. */
+    uint64_t ops;       /* every phase */
+    uint64_t ops_start; /* ops when this thread saw the timed phase begin */
+    uint64_t measured;  /* ops in the timed phase */
+    bool saw_measure, saw_stop;
+    uint64_t entry_incs, inserted_new, replaced_new, removed, get_misses;
+    uint64_t errors, holds;
+    uint64_t new_key_next;
+    struct rusage ru0, ru1;
+    int bind_rc;
+    lmb_hist hist;
+} thread_ctx;
+
+struct run {
+    const lmb_opts *o;
+    const lmb_workload *w;
+    unsigned nthreads;
+    lockmap *map;
+    lmb_dist dist;
+    uint64_t cs_iters, think_iters;
+    uint64_t sample; /* 0 = off */
+    uint64_t hot_key, held_key;
+    hwloc_topology_t topo;
+    bool bind; /* pin for real */
+    unsigned *plan;
+    pthread_barrier_t start;
+    _Atomic int phase;
+    /* Cumulative percentage thresholds for the mix loop. */
+    unsigned cut_get, cut_insert, cut_remove;
+};
+
+/* ---- operations ---------------------------------------------------------- */
+
+static inline void op_entry(run *R, thread_ctx *t, uint64_t key) {
+    lockmap_entry e = LOCKMAP_ENTRY_INIT;
+    if (lockmap_lock(R->map, &key, sizeof key, &e) != 0) {
+        t->errors++;
+        return;
+    }
+    uint64_t *v = lockmap_entry_value(&e);
+    if (!v) {
+        v = lockmap_entry_or_insert(&e, NULL); /* inserts 0 */
+        if (!v) {
+            t->errors++;
+            lockmap_unlock(&e);
+            return;
+        }
+        t->inserted_new++;
+    }
+    ++*v;
+    lmb_busy_spin(R->cs_iters);
+    lockmap_unlock(&e);
+    t->entry_incs++;
+}
+
+static inline void op_get(run *R, thread_ctx *t, uint64_t key) {
+    uint64_t v;
+    if (lockmap_get(R->map, &key, sizeof key, &v) != 1) t->get_misses++;
+}
+
+static inline void op_insert(run *R, thread_ctx *t, uint64_t key) {
+    static const uint64_t zero = 0;
+    if (R->w->insert_new_keys)
+        key = R->o->keys + t->new_key_next++ * R->nthreads + t->id;
+    int rc = lockmap_insert(R->map, &key, sizeof key, &zero, NULL);
+    if (rc == 0)
+        t->inserted_new++;
+    else if (rc < 0)
+        t->errors++;
+    else if (R->w->insert_new_keys)
+        t->replaced_new++;
+}
+
+static inline void op_remove(run *R, thread_ctx *t, uint64_t key) {
+    int rc = lockmap_remove(R->map, &key, sizeof key, NULL);
+    if (rc == 1) t->removed++;
+}
+
+/* Bank transfer: lock K distinct keys at once, move one unit from the first
+ * to the second. */
+static inline void op_batch(run *R, thread_ctx *t) {
+    unsigned k = R->o->batch;
+    uint64_t ids[LMB_MAX_BATCH];
+    lockmap_key keys[LMB_MAX_BATCH];
+    lockmap_entry ents[LMB_MAX_BATCH];
+    for (unsigned i = 0; i < k; i++) {
+        uint64_t id;
+        bool dup;
+        unsigned tries = 0;
+        do {
+            /* A very skewed distribution may keep drawing the same few
+             * keys: fall back to uniform after a while. */
+            id = tries < 64 ? lmb_dist_next(&R->dist, &t->rng)
+                            : lmb_rng_below(&t->rng, R->o->keys);
+            tries++;
+            dup = false;
+            for (unsigned j = 0; j < i; j++)
+                if (ids[j] == id) dup = true;
+        } while (dup);
+        ids[i] = id;
+        keys[i].data = &ids[i];
+        keys[i].len = sizeof ids[i];
+    }
+    if (lockmap_lock_batch(R->map, keys, k, ents) != 0) {
+        t->errors++;
+        return;
+    }
+    uint64_t *from = lockmap_entry_value(&ents[0]);
+    uint64_t *to = lockmap_entry_value(&ents[1]);
+    if (!from || !to)
+        t->errors++; /* every key was prefilled and none is removed */
+    else if (*from > 0) {
+        --*from;
+        ++*to;
+    }
+    lmb_busy_spin(R->cs_iters);
+    lockmap_unlock_batch(ents, k);
+}
+
+/* ---- the thread loop ----------------------------------------------------- */
+
+/* Called when the thread sees the phase change. */
+static void phase_change(thread_ctx *t, int ph) {
+    if (ph == PH_MEASURE && !t->saw_measure) {
+        t->saw_measure = true;
+        t->ops_start = t->ops;
+        getrusage(RUSAGE_THREAD, &t->ru0);
+    } else if (ph == PH_STOP && !t->saw_stop) {
+        t->saw_stop = true;
+        if (t->saw_measure) {
+            t->measured = t->ops - t->ops_start;
+            getrusage(RUSAGE_THREAD, &t->ru1);
+        }
+    }
+}
+
+static inline void one_op(run *R, thread_ctx *t) {
+    switch (R->w->loop) {
+    case LMB_LOOP_HOT:
+        op_entry(R, t, R->hot_key);
+        break;
+    case LMB_LOOP_BATCH:
+        op_batch(R, t);
+        break;
+    case LMB_LOOP_HOLD: {
+        uint64_t key;
+        do key = lmb_dist_next(&R->dist, &t->rng);
+        while (key == R->held_key);
+        op_entry(R, t, key);
+        break;
+    }
+    case LMB_LOOP_MIX:
+    default: {
+        uint64_t key = lmb_dist_next(&R->dist, &t->rng);
+        if (R->cut_get == 100) {
+            op_get(R, t, key);
+        } else if (R->w->entry_pct == 100) {
+            op_entry(R, t, key);
+        } else {
+            unsigned r = (unsigned)lmb_rng_below(&t->rng, 100);
+            if (r < R->cut_get)
+                op_get(R, t, key);
+            else if (r < R->cut_insert)
+                op_insert(R, t, key);
+            else if (r < R->cut_remove)
+                op_remove(R, t, key);
+            else
+                op_entry(R, t, key);
+        }
+    }
+    }
+}
+
+static void holder_loop(run *R, thread_ctx *t) {
+    int seen = 0;
+    for (;;) {
+        int ph = atomic_load_explicit(&R->phase, memory_order_relaxed);
+        if (ph != seen) {
+            seen = ph;
+            if (ph == PH_STOP) break;
+        }
+        lockmap_entry e = LOCKMAP_ENTRY_INIT;
+        uint64_t key = R->held_key;
+        if (lockmap_lock(R->map, &key, sizeof key, &e) != 0) {
+            t->errors++;
+            continue;
+        }
+        lmb_busy_wait_ns(R->o->hold_us * 1000);
+        lockmap_unlock(&e);
+        t->holds++;
+    }
+}
+
+static void *thread_main(void *arg) {
+    thread_ctx *t = arg;
+    run *R = t->R;
+    t->bind_rc = 0;
+    if (R->bind) t->bind_rc = lmb_pin_self(R->topo, R->plan[t->id]);
+    pthread_barrier_wait(&R->start);
+
+    if (t->holder) {
+        holder_loop(R, t);
+        return NULL;
+    }
+    int seen = 0;
+    uint64_t countdown = R->sample;
+    bool measuring = false;
+    for (;;) {
+        int ph = atomic_load_explicit(&R->phase, memory_order_relaxed);
+        if (ph != seen) {
+            seen = ph;
+            phase_change(t, ph);
+            measuring = ph == PH_MEASURE;
+            if (ph == PH_STOP) break;
+        }
+        if (measuring && countdown && --countdown == 0) {
+            countdown = R->sample;
+            uint64_t t0 = lmb_now_ns();
+            one_op(R, t);
+            lmb_hist_add(&t->hist, lmb_now_ns() - t0);
+        } else {
+            one_op(R, t);
+        }
+        t->ops++;
+        lmb_busy_spin(R->think_iters);
+    }
+    return NULL;
+}
+
+/* ---- setup, timing, results ---------------------------------------------- */
+
+static void die(const char *what) {
+    fprintf(stderr, "lmbench_%s: %s\n", LMB_VARIANT, what);
+    exit(1);
+}
+
+static void sleep_until(uint64_t ns) {
+    struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
+                          .tv_nsec = (long)(ns % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+}
+
+static double tv_s(struct timeval tv) {
+    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
+}
+
+typedef struct sums {
+    uint64_t sum, count;
+} sums;
+
+static int sum_values(const void *key, size_t klen, void *value, void *ctx) {
+    (void)key;
+    (void)klen;
+    sums *s = ctx;
+    uint64_t v;
+    memcpy(&v, value, sizeof v);
+    s->sum += v;
+    s->count++;
+    return 0;
+}
+
+/* Nanoseconds per draw of the key generator (the benchmark loop pays it on
+ * every operation, so it is reported). */
+static double keygen_cost(const lmb_dist *d, uint64_t seed) {
+    lmb_rng r = lmb_rng_seeded(seed, 0xc057);
+    const unsigned n = 1u << 18;
+    uint64_t acc = 0;
+    uint64_t t0 = lmb_now_ns();
+    for (unsigned i = 0; i < n; i++) acc += lmb_dist_next(d, &r);
+    uint64_t dt = lmb_now_ns() - t0;
+    __asm__ __volatile__("" ::"r"(acc));
+    return (double)dt / n;
+}
+
+static void fmt_ns(lmb_row *row, int col, uint64_t v, bool on) {
+    if (on)
+        lmb_row_set(row, col, "%llu", (unsigned long long)v);
+    else
+        lmb_row_set(row, col, "%s", "");
+}
+
+int main(int argc, char **argv) {
+    static const char *known[LMB_MAX_LIST];
+    size_t nknown = lmb_split_variants(LMB_VARIANTS, known, LMB_MAX_LIST);
+    lmb_opts o;
+    char err[512];
+    if (lmb_opts_parse(&o, argc, argv, known, nknown, err, sizeof err) != 0) {
+        fprintf(stderr, "lmbench: %s\n", err);
+        return 2;
+    }
+    if (o.nvariants != 1 || strcmp(o.variants[0], LMB_VARIANT) != 0 ||
+        o.nthreads != 1 || o.nworkloads != 1) {
+        fprintf(stderr,
+                "lmbench_%s: runs one benchmark: give --variant=%s, one "
+                "--threads and one --workload\n",
+                LMB_VARIANT, LMB_VARIANT);
+        return 2;
+    }
+
+    run R = {0};
+    R.o = &o;
+    R.w = o.workloads[0];
+    R.nthreads = o.threads[0];
+    R.sample = o.latency_sample;
+    R.cut_get = R.w->get_pct;
+    R.cut_insert = R.cut_get + R.w->insert_pct;
+    R.cut_remove = R.cut_insert + R.w->remove_pct;
+
+    /* The map, prefilled outside the timed phase. */
+    lockmap_options mo = {
+        .value_size = sizeof(uint64_t),
+        .capacity = (size_t)o.keys,
+        .shards = (size_t)o.shards,
+        .seed = lmb_mix64(o.seed ^ 0x5eed) | 1,
+    };
+    R.map = lockmap_new(&mo);
+    if (!R.map) die("lockmap_new failed");
+    uint64_t initial = lmb_workload_initial_value(R.w);
+    for (uint64_t k = 0; k < o.keys; k++)
+        if (lockmap_insert(R.map, &k, sizeof k, &initial, NULL) != 0)
+            die("prefill failed");
+
+    if (lmb_dist_init(&R.dist, &o.dist, o.keys, o.seed) != 0)
+        die("cannot build the key distribution");
+    R.hot_key = lmb_dist_key_of_rank(&R.dist, 0);
+    R.held_key = R.hot_key;
+    double keygen_ns = R.w->loop == LMB_LOOP_HOT ? 0 : keygen_cost(&R.dist, o.seed);
+
+    if (o.cs_ns || o.think_ns) {
+        double ipn = lmb_busy_calibrate();
+        R.cs_iters = lmb_busy_iters(ipn, o.cs_ns);
+        R.think_iters = lmb_busy_iters(ipn, o.think_ns);
+    }
+
+    /* Placement. */
+    char err2[256];
+    if (lmb_topology_load(o.topology, &R.topo, err2, sizeof err2) != 0) {
+        fprintf(stderr, "lmbench: --topology=%s: %s\n",
+                o.topology ? o.topology : "", err2);
+        return 2;
+    }
+    R.plan = calloc(R.nthreads, sizeof *R.plan);
+    if (!R.plan) die("out of memory");
+    const char *pinned = "no";
+    if (o.pin != LMB_PIN_NONE) {
+        if (lmb_pin_plan(R.topo, o.pin, R.nthreads, R.plan) != 0)
+            die("cannot compute the pin plan");
+        if (o.topology)
+            pinned = "simulated";
+        else {
+            R.bind = true;
+            pinned = "yes";
+        }
+    }
+
+    thread_ctx *th = aligned_alloc(64, sizeof *th * R.nthreads);
+    if (!th) die("out of memory");
+    memset(th, 0, sizeof *th * R.nthreads);
+    if (pthread_barrier_init(&R.start, NULL, R.nthreads + 1) != 0)
+        die("pthread_barrier_init failed");
+    bool warm = o.warmup > 0;
+    atomic_store(&R.phase, warm ? PH_WARMUP : PH_MEASURE);
+    for (unsigned i = 0; i < R.nthreads; i++) {
+        th[i].id = i;
+        th[i].R = &R;
+        th[i].rng = lmb_rng_seeded(o.seed, i + 1);
+        th[i].holder = R.w->loop == LMB_LOOP_HOLD && i == 0;
+        lmb_hist_init(&th[i].hist);
+        int rc = pthread_create(&th[i].tid, NULL, thread_main, &th[i]);
+        if (rc != 0) {
+            fprintf(stderr, "lmbench_%s: pthread_create: %s\n", LMB_VARIANT,
+                    strerror(rc));
+            return 1;
+        }
+    }
+    pthread_barrier_wait(&R.start);
+    uint64_t t0 = lmb_now_ns();
+    if (warm) {
+        sleep_until(t0 + (uint64_t)(o.warmup * 1e9));
+        t0 = lmb_now_ns();
+        atomic_store(&R.phase, PH_MEASURE);
+    }
+    sleep_until(t0 + (uint64_t)(o.duration * 1e9));
+    atomic_store(&R.phase, PH_STOP);
+    uint64_t t1 = lmb_now_ns();
+    for (unsigned i = 0; i < R.nthreads; i++) pthread_join(th[i].tid, NULL);
+    double elapsed = (double)(t1 - t0) * 1e-9;
+
+    /* Totals. */
+    uint64_t ops = 0, mn = UINT64_MAX, mx = 0, incs = 0, ins = 0, rem = 0;
+    uint64_t misses = 0, errors = 0, replaced = 0, vcsw = 0, ivcsw = 0;
+    double sq = 0, user = 0, sys = 0;
+    unsigned workers = 0, bind_fail = 0;
+    lmb_hist hist;
+    lmb_hist_init(&hist);
+    for (unsigned i = 0; i < R.nthreads; i++) {
+        thread_ctx *t = &th[i];
+        incs += t->entry_incs;
+        ins += t->inserted_new;
+        rem += t->removed;
+        misses += t->get_misses;
+        errors += t->errors;
+        replaced += t->replaced_new;
+        if (t->bind_rc) bind_fail++;
+        if (t->holder) continue;
+        workers++;
+        ops += t->measured;
+        if (t->measured < mn) mn = t->measured;
+        if (t->measured > mx) mx = t->measured;
+        sq += (double)t->measured * (double)t->measured;
+        if (t->saw_measure) {
+            user += tv_s(t->ru1.ru_utime) - tv_s(t->ru0.ru_utime);
+            sys += tv_s(t->ru1.ru_stime) - tv_s(t->ru0.ru_stime);
+            vcsw += (uint64_t)(t->ru1.ru_nvcsw - t->ru0.ru_nvcsw);
+            ivcsw += (uint64_t)(t->ru1.ru_nivcsw - t->ru0.ru_nivcsw);
+        }
+        lmb_hist_merge(&hist, &t->hist);
+    }
+    if (bind_fail) pinned = "partial";
+
+    /* Verification, on the quiescent map. */
+    sums s = {0, 0};
+    lockmap_for_each(R.map, sum_values, &s);
+    size_t len = lockmap_len(R.map);
+    uint64_t want_len = o.keys + ins - rem;
+    uint64_t want_sum = o.keys * initial + incs;
+    char detail[512];
+    bool ok = true;
+    int dl = snprintf(detail, sizeof detail, "sum=%llu len=%zu",
+                      (unsigned long long)s.sum, len);
+    (void)dl;
+    if (s.sum != want_sum) {
+        ok = false;
+        snprintf(detail, sizeof detail, "sum of values %llu != expected %llu",
+                 (unsigned long long)s.sum, (unsigned long long)want_sum);
+    } else if (len != want_len || s.count != want_len) {
+        ok = false;
+        snprintf(detail, sizeof detail,
+                 "len %zu (visited %llu) != expected %llu", len,
+                 (unsigned long long)s.count, (unsigned long long)want_len);
+    } else if (R.w->remove_pct == 0 && misses) {
+        ok = false;
+        snprintf(detail, sizeof detail, "%llu gets missed prefilled keys",
+                 (unsigned long long)misses);
+    } else if (errors || replaced) {
+        ok = false;
+        snprintf(detail, sizeof detail,
+                 "%llu lockmap errors, %llu new keys already present",
+                 (unsigned long long)errors, (unsigned long long)replaced);
+    }
+
+    /* The row. */
+    lmb_row row = {0};
+    const char *aname;
+    char aver[128];
+    lmb_allocator_info(&aname, aver, sizeof aver);
+    lmb_row_set(&row, LMB_COL_variant, "%s", LMB_VARIANT);
+    lmb_row_set(&row, LMB_COL_allocator, "%s", aname);
+    lmb_row_set(&row, LMB_COL_allocator_version, "%s", aver);
+    lmb_row_set(&row, LMB_COL_workload, "%s", R.w->name);
+    lmb_row_set(&row, LMB_COL_dist, "%s",
+                R.w->loop == LMB_LOOP_HOT ? "single" : o.dist_name);
+    lmb_row_set(&row, LMB_COL_threads, "%u", R.nthreads);
+    lmb_row_set(&row, LMB_COL_keys, "%llu", (unsigned long long)o.keys);
+    lmb_row_set(&row, LMB_COL_shards, "%llu", (unsigned long long)o.shards);
+    lmb_row_set(&row, LMB_COL_pin, "%s", lmb_pin_name(o.pin));
+    lmb_row_set(&row, LMB_COL_pinned, "%s", pinned);
+    lmb_row_set(&row, LMB_COL_cs_ns, "%llu", (unsigned long long)o.cs_ns);
+    lmb_row_set(&row, LMB_COL_think_ns, "%llu", (unsigned long long)o.think_ns);
+    lmb_row_set(&row, LMB_COL_batch, "%u",
+                R.w->loop == LMB_LOOP_BATCH ? o.batch : 0);
+    lmb_row_set(&row, LMB_COL_hold_us, "%llu",
+                (unsigned long long)(R.w->loop == LMB_LOOP_HOLD ? o.hold_us : 0));
+    lmb_row_set(&row, LMB_COL_seed, "%llu", (unsigned long long)o.seed);
+    lmb_row_set(&row, LMB_COL_rep, "%u", o.rep);
+    lmb_row_set(&row, LMB_COL_warmup_s, "%g", o.warmup);
+    lmb_row_set(&row, LMB_COL_duration_s, "%.6f", elapsed);
+    lmb_row_set(&row, LMB_COL_ops, "%llu", (unsigned long long)ops);
+    lmb_row_set(&row, LMB_COL_mops, "%.4f", (double)ops / elapsed / 1e6);
+    lmb_row_set(&row, LMB_COL_ns_per_op, "%.2f",
+                ops ? (double)workers * elapsed * 1e9 / (double)ops : 0.0);
+    bool lat = o.latency_sample > 0 && hist.count > 0;
+    lmb_row_set(&row, LMB_COL_latency_sample, "%llu",
+                (unsigned long long)o.latency_sample);
+    lmb_row_set(&row, LMB_COL_latency_samples, "%llu",
+                (unsigned long long)hist.count);
+    fmt_ns(&row, LMB_COL_p50_ns, lmb_hist_quantile(&hist, 0.50), lat);
+    fmt_ns(&row, LMB_COL_p99_ns, lmb_hist_quantile(&hist, 0.99), lat);
+    fmt_ns(&row, LMB_COL_p999_ns, lmb_hist_quantile(&hist, 0.999), lat);
+    fmt_ns(&row, LMB_COL_max_ns, hist.max, lat);
+    double jain = sq > 0 ? (double)ops * (double)ops / ((double)workers * sq) : 0;
+    lmb_row_set(&row, LMB_COL_jain, "%.4f", jain);
+    lmb_row_set(&row, LMB_COL_min_thread_ops, "%llu",
+                (unsigned long long)(workers ? mn : 0));
+    lmb_row_set(&row, LMB_COL_max_thread_ops, "%llu", (unsigned long long)mx);
+    lmb_row_set(&row, LMB_COL_cpu_user_s, "%.4f", user);
+    lmb_row_set(&row, LMB_COL_cpu_sys_s, "%.4f", sys);
+    lmb_row_set(&row, LMB_COL_cpu_s_per_mop, "%.4f",
+                ops ? (user + sys) / ((double)ops / 1e6) : 0.0);
+    lmb_row_set(&row, LMB_COL_vcsw, "%llu", (unsigned long long)vcsw);
+    lmb_row_set(&row, LMB_COL_ivcsw, "%llu", (unsigned long long)ivcsw);
+    lmb_row_set(&row, LMB_COL_keygen_ns, "%.2f", keygen_ns);
+    lmb_row_set(&row, LMB_COL_verify, "%s", ok ? "ok" : "FAIL");
+    lmb_row_set(&row, LMB_COL_verify_detail, "%s", detail);
+    lmb_meta_fill(&row);
+    lmb_row_set(&row, LMB_COL_git_commit, "%s", o.git_commit);
+    char plan[1024] = "";
+    if (o.pin != LMB_PIN_NONE)
+        lmb_pin_plan_format(R.plan, R.nthreads, plan, sizeof plan);
+    lmb_row_set(&row, LMB_COL_pin_plan, "%s", plan);
+
+    size_t hl, rl;
+    char *h = lmb_csv_header(&hl), *line = lmb_csv_row(&row, &rl);
+    if (!h || !line) die("out of memory");
+    fwrite(h, 1, hl, stdout);
+    fwrite(line, 1, rl, stdout);
+    fflush(stdout);
+    if (!ok)
+        fprintf(stderr, "lmbench_%s: verification FAIL (%s, %u threads): %s\n",
+                LMB_VARIANT, R.w->name, R.nthreads, detail);
+
+    free(h);
+    free(line);
+    lmb_row_free(&row);
+    pthread_barrier_destroy(&R.start);
+    free(th);
+    free(R.plan);
+    hwloc_topology_destroy(R.topo);
+    lmb_dist_destroy(&R.dist);
+    lockmap_free(R.map);
+    return ok ? 0 : 1;
+}
