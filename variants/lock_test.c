@@ -186,14 +186,14 @@ static void exclusion(int threads, int iters) {
 
 static void test_exclusion_8_threads(void **state) {
     (void)state;
-    exclusion(8, LT_ITERS(4000));
+    exclusion(8, LT_ITERS(20000));
 }
 
 /* 64 threads on 2 cores: spinning back ends hand over slowly when the next
  * owner is off-core, so keep the rounds short. */
 static void test_exclusion_64_threads(void **state) {
     (void)state;
-    exclusion(64, LT_ITERS(200));
+    exclusion(64, LT_ITERS(600));
 }
 
 static atomic_int g_flag;
@@ -302,7 +302,7 @@ static void timed_success_worker(int id) {
 /* A timed waiter gets the lock when it is released before the deadline. */
 static void test_timedlock_succeeds_when_released(void **state) {
     (void)state;
-    for (int round = 0; round < LT_ITERS(50); round++) {
+    for (int round = 0; round < LT_ITERS(100); round++) {
         lm_waiter_t w;
         lm_lock_acquire(&g_lock, &w);
         atomic_store(&g_flag, 0);
@@ -319,7 +319,7 @@ static void test_timedlock_succeeds_when_released(void **state) {
         lt_join(&t);
     }
     assert_int_equal(atomic_load(&g_failures), 0);
-    assert_int_equal(g_counter, LT_ITERS(50));
+    assert_int_equal(g_counter, LT_ITERS(100));
     assert_lock_healthy();
 }
 
@@ -347,7 +347,7 @@ static void behind_worker(int id) {
 
 static void test_timeout_in_middle_of_queue(void **state) {
     (void)state;
-    for (int round = 0; round < LT_ITERS(20); round++) {
+    for (int round = 0; round < LT_ITERS(50); round++) {
         lm_waiter_t w;
         lm_lock_acquire(&g_lock, &w);
         atomic_store(&g_timed_out, 0);
@@ -370,7 +370,7 @@ static void test_timeout_in_middle_of_queue(void **state) {
         lt_join(&b);
     }
     assert_int_equal(atomic_load(&g_failures), 0);
-    assert_int_equal(g_counter, LT_ITERS(20));
+    assert_int_equal(g_counter, LT_ITERS(50));
     assert_lock_healthy();
 }
 
@@ -392,7 +392,7 @@ static void fifo_worker(int id) {
 /* Waiters that queue one after another are served in that order. */
 static void test_fifo_order(void **state) {
     (void)state;
-    for (int round = 0; round < LT_ITERS(10); round++) {
+    for (int round = 0; round < LT_ITERS(40); round++) {
         lm_waiter_t w;
         lm_lock_acquire(&g_lock, &w);
         g_served = 0;
@@ -441,7 +441,7 @@ static void wake_worker(int id) {
 
 static void test_no_lost_wakeups(void **state) {
     (void)state;
-    g_wake_rounds = LT_ITERS(400);
+    g_wake_rounds = LT_ITERS(2000);
     assert_int_equal(
         pthread_barrier_init(&g_barrier, NULL, WAKE_WORKERS + 1), 0);
     lt_thread t[WAKE_WORKERS];
@@ -472,7 +472,7 @@ static atomic_ulong g_timed_wins;
 static void mixed_worker(int id) {
     lm_waiter_t w;
     unsigned long wins = 0;
-    for (int i = 0; i < LT_ITERS(300); i++) {
+    for (int i = 0; i < LT_ITERS(1000); i++) {
         if (id % 2 == 0) {
             /* 0-40 us: most time out, some get in. */
             struct timespec dl = lm_deadline_after((uint64_t)(i % 5) * 10000);
@@ -494,7 +494,7 @@ static void test_timeouts_under_contention(void **state) {
     run_threads(MIX_THREADS, mixed_worker);
     assert_int_equal(atomic_load(&g_failures), 0);
     assert_int_equal(g_counter, (unsigned long)(MIX_THREADS / 2) *
-                                        LT_ITERS(300) +
+                                        LT_ITERS(1000) +
                                     atomic_load(&g_timed_wins));
     assert_lock_healthy();
 }
@@ -591,7 +591,7 @@ static void cna_remote_worker(int id) {
 static void test_cna_remote_bound(void **state) {
     (void)state;
     assert_int_equal(cna_topology_load_synthetic(CNA_TOPOLOGY), 0);
-    for (int round = 0; round < LT_ITERS(8); round++) {
+    for (int round = 0; round < LT_ITERS(24); round++) {
         cna_set_thread_cpu(0);
         lm_waiter_t w;
         lm_lock_acquire(&g_lock, &w);
