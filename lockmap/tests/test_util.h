@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* Sanitizers slow everything down 5-20x: scale iteration counts, never the
  * set of back ends or checks. */
@@ -16,6 +17,18 @@
 #define LM_TEST_SCALE 1
 #endif
 #define LM_ITERS(n) ((n) / LM_TEST_SCALE > 0 ? (n) / LM_TEST_SCALE : 1)
+
+/* A time budget for tests whose iteration count would make FIFO spinning
+ * locks (ticket, mcs) crawl when 16 threads share 2 cores: each thread stops
+ * at its iteration count or at the deadline, whichever comes first, and the
+ * test checks its invariant against the work actually done. */
+#define LM_TEST_BUDGET_NS 1500000000ull
+
+static inline uint64_t lm_test_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* xorshift64*: a small per-thread generator for test key streams. */
 static inline uint64_t test_rand(uint64_t *s) {
