@@ -471,6 +471,19 @@ int main(int argc, char **argv) {
     }
     if (bind_fail) pinned = "partial";
 
+    /* Test hook: LMBENCH_FAULT=verify corrupts one value after the run, so
+     * the tests can watch the verification catch it. */
+    const char *fault = getenv("LMBENCH_FAULT");
+    if (fault && strcmp(fault, "verify") == 0) {
+        uint64_t k = 0;
+        lockmap_entry e = LOCKMAP_ENTRY_INIT;
+        if (lockmap_lock(R.map, &k, sizeof k, &e) == 0) {
+            uint64_t *v = lockmap_entry_or_insert(&e, NULL);
+            if (v) ++*v;
+            lockmap_unlock(&e);
+        }
+    }
+
     /* Verification, on the quiescent map. */
     sums s = {0, 0};
     lockmap_for_each(R.map, sum_values, &s);
