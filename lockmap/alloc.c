@@ -2,15 +2,51 @@
 
 #include <stdlib.h>
 
-void *lm_malloc(size_t size) { return malloc(size); }
+#ifdef LM_ALLOC_FAILPOINTS
+/* Test builds only: fail the Nth allocation from the moment of arming, and
+ * count live blocks. Single-threaded tests: plain counters suffice. */
+static long countdown; /* 0: disarmed */
+static long live, calls;
 
-void *lm_calloc(size_t n, size_t size) { return calloc(n, size); }
+void lm_alloc_fail_nth(long n) { countdown = n; }
+
+long lm_alloc_live(void) { return live; }
+
+long lm_alloc_calls(void) { return calls; }
+
+static bool injected_failure(void) {
+    calls++;
+    if (countdown <= 0) return false;
+    return --countdown == 0;
+}
+
+static void *counted(void *p) {
+    if (p) live++;
+    return p;
+}
+#else
+static bool injected_failure(void) { return false; }
+static void *counted(void *p) { return p; }
+#endif
+
+void *lm_malloc(size_t size) {
+    return injected_failure() ? NULL : counted(malloc(size));
+}
+
+void *lm_calloc(size_t n, size_t size) {
+    return injected_failure() ? NULL : counted(calloc(n, size));
+}
 
 void *lm_aligned_alloc(size_t align, size_t size) {
     /* aligned_alloc wants a size that is a multiple of the alignment. */
     size_t rounded = (size + align - 1) / align * align;
-    if (rounded < size) return NULL;
-    return aligned_alloc(align, rounded);
+    if (rounded < size || injected_failure()) return NULL;
+    return counted(aligned_alloc(align, rounded));
 }
 
-void lm_free(void *p) { free(p); }
+void lm_free(void *p) {
+#ifdef LM_ALLOC_FAILPOINTS
+    if (p) live--;
+#endif
+    free(p);
+}

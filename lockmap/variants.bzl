@@ -21,13 +21,16 @@ def variant_defines(variant):
         "LM_VARIANT_HEADER=\\\"variants/%s/lock.h\\\"" % variant,
     ]
 
-def lockmap_library(variant, name, srcs, hdrs, deps = [], **kwargs):
-    """One cc_library of the core built against one lock back end."""
+def lockmap_library(variant, name, srcs, hdrs, deps = [], defines = [], **kwargs):
+    """One cc_library of the core built against one lock back end.
+
+    defines: extra macros for the core's own sources only (e.g. test hooks).
+    """
     native.cc_library(
         name = name,
         srcs = srcs,
         hdrs = hdrs,
-        local_defines = variant_defines(variant),
+        local_defines = variant_defines(variant) + defines,
         # The shard locks are always the futex mutex; the key locks are the
         # variant's.
         deps = depset(deps + [
