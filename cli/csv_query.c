@@ -100,6 +100,8 @@ int main(int argc, char **argv) {
     }
     csv_free(&p);
     fclose(f);
+    for (size_t i = 0; i < st.nh; i++) free(st.header[i]);
+    for (size_t i = 0; i < st.nf; i++) free(st.fields[i]);
     if (st.ragged) {
         fprintf(stderr, "csv_query: a row's field count differs from the header's\n");
         rc = 1;
