@@ -22,9 +22,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+
+#ifdef LT_CNA
+#include <hwloc.h>
+#endif
 
 #include "lockmap/lock_seam.h"
 #include "variants/platform.h"
@@ -520,6 +525,28 @@ static void test_cna_topology(void **state) {
     cna_set_thread_cpu(-1);
 }
 
+/* The same two-node machine, loaded from an hwloc XML export of it. */
+static void test_cna_topology_xml(void **state) {
+    (void)state;
+    hwloc_topology_t topo;
+    assert_int_equal(hwloc_topology_init(&topo), 0);
+    assert_int_equal(hwloc_topology_set_synthetic(topo, CNA_TOPOLOGY), 0);
+    assert_int_equal(hwloc_topology_load(topo), 0);
+    const char *dir = getenv("TEST_TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cna_topology.xml", dir ? dir : "/tmp");
+    assert_int_equal(hwloc_topology_export_xml(topo, path, 0), 0);
+    hwloc_topology_destroy(topo);
+    assert_int_equal(cna_topology_load_synthetic("pack:1 numa:1 core:2 pu:1"),
+                     0);
+    assert_int_equal(cna_topology_nodes(), 1);
+    assert_int_equal(cna_topology_load_xml(path), 0);
+    assert_int_equal(cna_topology_nodes(), 2);
+    for (int cpu = 0; cpu < 8; cpu++)
+        assert_int_equal(cna_topology_node_of_cpu(cpu), cpu / 4);
+    assert_int_equal(cna_topology_load_xml("/nonexistent.xml"), -EINVAL);
+}
+
 /* Thread id -> the cpu it claims to run on. */
 static int g_cpu_of[8];
 
@@ -636,6 +663,7 @@ int main(void) {
         T(test_timeouts_under_contention),
 #ifdef LT_CNA
         T(test_cna_topology),
+        T(test_cna_topology_xml),
         T(test_cna_local_waiters_first),
         T(test_cna_remote_bound),
 #endif

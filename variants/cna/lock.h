@@ -95,7 +95,7 @@ typedef struct cna_node {
     _Atomic(struct cna_node *) next;
     _Atomic uintptr_t spin;    /* see the table above */
     struct cna_node *sec_tail; /* in a secondary queue's head: its last node */
-    int32_t numa;              /* NUMA node of the waiting thread */
+    int32_t numa;              /* NUMA node of the thread; -1 = not looked up */
     uint32_t run;              /* local handovers in a row, up to this one */
 } cna_node_t;
 
@@ -127,7 +127,9 @@ static inline void cna_node_reset(cna_node_t *me, uintptr_t spin) {
     /* Relaxed, likewise. */
     atomic_store_explicit(&me->spin, spin, memory_order_relaxed);
     me->sec_tail = NULL;
-    me->numa = cna_current_node();
+    /* Looked up only when needed (a waiter, or a holder with waiters), as in
+     * the paper: the uncontended path makes no sched_getcpu() call. */
+    me->numa = -1;
     me->run = 0;
 }
 
@@ -151,6 +153,7 @@ static inline void cna_lock(cna_lock_t *l, cna_waiter_t *me) {
         atomic_store_explicit(&me->spin, CNA_GRANTED, memory_order_relaxed);
         return;
     }
+    me->numa = cna_current_node();
     /* Release: the holder reads the link with acquire, then our numa. */
     atomic_store_explicit(&pred->next, me, memory_order_release);
     uint32_t spins = 0;
@@ -249,7 +252,11 @@ static inline void cna_unlock(cna_lock_t *l, cna_waiter_t *me) {
             cna_pause(&spins);
     }
     cna_node_t *succ = NULL;
-    if (me->run < CNA_LOCAL_LIMIT) succ = cna_find_local(me, next, &sec);
+    if (me->run < CNA_LOCAL_LIMIT) {
+        /* The node we release from: where the lock's cache lines now are. */
+        if (me->numa < 0) me->numa = cna_current_node();
+        succ = cna_find_local(me, next, &sec);
+    }
     if (succ) {
         succ->run = me->run + 1;
     } else if (sec > CNA_GRANTED) {
