@@ -1,4 +1,5 @@
-/* Tests of one lock back end on its own, through the seam (lockmap/lock_seam.h).
+/* Tests of one lock back end on its own, through the seam
+ * (lockmap/lock_seam.h).
  *
  * Compiled once per back end by variants/lock_tests.bzl with the core's
  * LM_ALGO / LM_VARIANT_HEADER, plus:
@@ -13,7 +14,11 @@
  * thread's stack); they count failures with CHECK, and the main thread
  * asserts the count is zero. Waiting for another thread is done by polling an
  * observable condition (a flag, the queue's tail), never by sleeping. A hang
- * (say a lost wake-up) fails through Bazel's test timeout. */
+ * (say a lost wake-up) fails through Bazel's test timeout.
+ *
+ * Atomics written without an explicit order (atomic_store, atomic_load) are
+ * seq_cst resets and reads between phases, while no worker runs; the
+ * explicit ones carry their reason. */
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -49,14 +54,14 @@
 
 static atomic_int g_failures;
 
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            /* Relaxed: a count read after the threads are joined. */      \
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            /* Relaxed: a count read after the threads are joined. */        \
             atomic_fetch_add_explicit(&g_failures, 1, memory_order_relaxed); \
             fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                \
-        }                                                                  \
+                    #cond);                                                  \
+        }                                                                    \
     } while (0)
 
 /* The lock under test, and what it protects. */
@@ -108,7 +113,9 @@ static void lt_start(lt_thread *t, void (*fn)(int), int i) {
     assert_int_equal(pthread_create(&t->t, NULL, lt_trampoline, t), 0);
 }
 
-static void lt_join(lt_thread *t) { assert_int_equal(pthread_join(t->t, NULL), 0); }
+static void lt_join(lt_thread *t) {
+    assert_int_equal(pthread_join(t->t, NULL), 0);
+}
 
 static void run_threads(int n, void (*fn)(int)) {
     lt_thread t[64];
@@ -447,8 +454,8 @@ static void wake_worker(int id) {
 static void test_no_lost_wakeups(void **state) {
     (void)state;
     g_wake_rounds = LT_ITERS(2000);
-    assert_int_equal(
-        pthread_barrier_init(&g_barrier, NULL, WAKE_WORKERS + 1), 0);
+    assert_int_equal(pthread_barrier_init(&g_barrier, NULL, WAKE_WORKERS + 1),
+                     0);
     lt_thread t[WAKE_WORKERS];
     for (int i = 0; i < WAKE_WORKERS; i++) lt_start(&t[i], wake_worker, i);
     for (int r = 0; r < g_wake_rounds; r++) {
@@ -498,9 +505,9 @@ static void test_timeouts_under_contention(void **state) {
     atomic_store(&g_timed_wins, 0);
     run_threads(MIX_THREADS, mixed_worker);
     assert_int_equal(atomic_load(&g_failures), 0);
-    assert_int_equal(g_counter, (unsigned long)(MIX_THREADS / 2) *
-                                        LT_ITERS(1000) +
-                                    atomic_load(&g_timed_wins));
+    assert_int_equal(g_counter,
+                     (unsigned long)(MIX_THREADS / 2) * LT_ITERS(1000) +
+                         atomic_load(&g_timed_wins));
     assert_lock_healthy();
 }
 
@@ -561,8 +568,8 @@ static void cna_order_worker(int id) {
 static void test_cna_local_waiters_first(void **state) {
     (void)state;
     assert_int_equal(cna_topology_load_synthetic(CNA_TOPOLOGY), 0);
-    const int cpus[4] = {4, 1, 5, 2};       /* R1 L1 R2 L2 */
-    const int expect[4] = {1, 3, 0, 2};     /* L1 L2 R1 R2 */
+    const int cpus[4] = {4, 1, 5, 2};   /* R1 L1 R2 L2 */
+    const int expect[4] = {1, 3, 0, 2}; /* L1 L2 R1 R2 */
     memcpy(g_cpu_of, cpus, sizeof cpus);
     for (int round = 0; round < LT_ITERS(10); round++) {
         cna_set_thread_cpu(0);
@@ -588,8 +595,8 @@ static void test_cna_local_waiters_first(void **state) {
  * after at most CNA_LOCAL_LIMIT handovers to others (lock.h's bound for the
  * head of the secondary queue), and at least one local overtakes it. */
 #define CNA_LOCALS 3
-static bool g_remote_served;       /* under g_lock */
-static unsigned g_before_remote;   /* under g_lock */
+static bool g_remote_served;     /* under g_lock */
+static unsigned g_before_remote; /* under g_lock */
 
 static void cna_local_worker(int id) {
     cna_set_thread_cpu(1 + id); /* node 0 */
@@ -629,7 +636,8 @@ static void test_cna_remote_bound(void **state) {
         lt_start(&r, cna_remote_worker, 0);
         wait_queue_grew(m); /* the remote waiter is first in line */
         m = queue_mark();
-        for (int i = 0; i < CNA_LOCALS; i++) lt_start(&loc[i], cna_local_worker, i);
+        for (int i = 0; i < CNA_LOCALS; i++)
+            lt_start(&loc[i], cna_local_worker, i);
         wait_queue_grew(m); /* and a local one behind it */
         lm_lock_release(&g_lock, &w);
         lt_join(&r);

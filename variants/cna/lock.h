@@ -73,6 +73,10 @@
 /* PAUSEs of pure spinning before each further check yields the core; same
  * reasoning and value as MCS_YIELD_AFTER in variants/mcs. */
 #define CNA_YIELD_AFTER 512
+/* First backoff of timedlock's polling, in PAUSEs; it doubles up to
+ * CNA_YIELD_AFTER, then polls yield. Small, as SPIN_BACKOFF_MIN in
+ * variants/spin: a lock that is free again soon is retried soon. */
+#define CNA_TIMED_BACKOFF_MIN 8
 
 /* The calling thread's NUMA node: 0..cna_topology_nodes()-1. */
 int cna_current_node(void);
@@ -163,12 +167,13 @@ static inline void cna_lock(cna_lock_t *l, cna_waiter_t *me) {
 }
 
 /* deadline: absolute CLOCK_MONOTONIC. Polls, never queues (see the top
- * comment); the clock is read once per backoff round of up to CNA_YIELD_AFTER
- * PAUSEs (doubling from 8) or per yield after that, so reads are a small share
- * of the wait. A free lock is taken even past the deadline. */
+ * comment); the clock is read once per backoff round (CNA_TIMED_BACKOFF_MIN
+ * PAUSEs, doubling up to CNA_YIELD_AFTER) or per yield after that, so reads
+ * are a small share of the wait. A free lock is taken even past the
+ * deadline. */
 static inline bool cna_timedlock(cna_lock_t *l, cna_waiter_t *me,
                                  const struct timespec *deadline) {
-    uint32_t delay = 8;
+    uint32_t delay = CNA_TIMED_BACKOFF_MIN;
     for (;;) {
         if (cna_trylock(l, me)) return true;
         if (lm_deadline_passed(deadline)) return false;

@@ -39,7 +39,8 @@ static cna_map *map_from(hwloc_topology_t topo) {
     m->nodes = 0;
     for (int i = 0; i < ncpus; i++) m->node_of[i] = -1;
     hwloc_obj_t node = NULL;
-    while ((node = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, node))) {
+    while (
+        (node = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, node))) {
         m->nodes++;
         pu = NULL;
         while ((pu = hwloc_get_next_obj_inside_cpuset_by_type(

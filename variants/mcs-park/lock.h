@@ -111,7 +111,7 @@ static inline void mcs_park_node_reset(mcs_park_node_t *n) {
 static inline bool mcs_park_enqueue(mcs_park_lock_t *l, mcs_park_node_t *n) {
     mcs_park_node_reset(n);
     /* acq_rel. Acquire: on an empty queue we own the lock and must see the last
-     * holder's writes. Release: our successor writes n->next after our reset. */
+     * holder's writes. Release: our successor links into n after our reset. */
     mcs_park_node_t *pred =
         atomic_exchange_explicit(&l->tail, n, memory_order_acq_rel);
     if (!pred) return true;

@@ -75,7 +75,7 @@ typedef struct mcs_lock {
 
 typedef struct mcs_waiter {
     mcs_node_t own;   /* the queue node of lock and trylock */
-    mcs_node_t *node; /* node of this acquisition: &own, or timedlock's heap node */
+    mcs_node_t *node; /* this acquisition's: &own, or timedlock's heap node */
 } mcs_waiter_t;
 
 static inline const char *mcs_lock_name(void) { return "mcs"; }
@@ -159,7 +159,8 @@ static inline bool mcs_timedlock(mcs_lock_t *l, mcs_waiter_t *w,
     uint32_t spins = 0;
     for (;;) {
         /* Acquire: pairs with the granting CAS in unlock. */
-        if (atomic_load_explicit(&n->state, memory_order_acquire) == MCS_GRANTED)
+        if (atomic_load_explicit(&n->state, memory_order_acquire) ==
+            MCS_GRANTED)
             return true;
         if (mcs_pause(&spins) && lm_deadline_passed(deadline)) {
             uint32_t s = MCS_WAITING;
@@ -194,8 +195,8 @@ static inline void mcs_unlock(mcs_lock_t *l, mcs_waiter_t *w) {
             }
             uint32_t spins = 0;
             /* Acquire, as above. */
-            while (!(succ = atomic_load_explicit(&n->next,
-                                                 memory_order_acquire)))
+            while (
+                !(succ = atomic_load_explicit(&n->next, memory_order_acquire)))
                 mcs_pause(&spins);
         }
         /* An abandoned n is unlinked now: its successor has written n->next,

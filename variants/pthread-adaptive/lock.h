@@ -4,9 +4,10 @@
  * Are Tricky", 2011), but a contended lock first spins with trylock before
  * sleeping:
  *
- *   0 free --CAS 0->1--> 1 held --spin up to N trylocks, then swap 2--> 2 held+waiters
- *   ^                       |                                             |
- *   +------ unlock ->0 -----+------------ unlock ->0, wake 1 -------------+
+ *                              contended: up to N trylocks,
+ *   0 free --CAS 0->1--> 1 held ---- then swap in 2 and sleep ---> 2 waiters
+ *   ^                      |                                          |
+ *   +---- unlock ->0 ------+--------- unlock ->0, wake 1 -------------+
  *
  * N adapts per mutex: glibc keeps a running average of the spins that
  * succeeded (mutex.__spins) and allows up to twice that plus 10, capped by the
@@ -19,7 +20,8 @@
 #define LOCKMAP_VARIANTS_PTHREAD_ADAPTIVE_LOCK_H
 
 #ifndef _GNU_SOURCE
-#error "build through //variants/pthread-adaptive:lock, which defines _GNU_SOURCE"
+#error \
+    "build through //variants/pthread-adaptive:lock, which defines _GNU_SOURCE"
 #endif
 
 #include <errno.h>

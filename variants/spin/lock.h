@@ -15,7 +15,8 @@
  * Waiters never sleep in the kernel on the lock. Once the backoff has reached
  * its cap they call sched_yield() between reads: still runnable, but a
  * preempted holder gets the core back instead of waiting out every spinner's
- * time slice (64 threads on 2 cores otherwise take ~100 ms per handover).
+ * time slice (with 64 threads on 2 cores a pure spinner can make a handover
+ * wait for many time slices).
  * Not FIFO, no fairness guarantee: whoever swaps first after the release wins.
  */
 #ifndef LOCKMAP_VARIANTS_SPIN_LOCK_H
@@ -49,7 +50,9 @@ typedef struct spin_waiter {
 
 static inline const char *spin_lock_name(void) { return "spin"; }
 
-static inline void spin_lock_init(spin_lock_t *l) { atomic_init(&l->locked, 0); }
+static inline void spin_lock_init(spin_lock_t *l) {
+    atomic_init(&l->locked, 0);
+}
 
 static inline void spin_lock_destroy(spin_lock_t *l) { (void)l; }
 

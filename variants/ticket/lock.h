@@ -41,8 +41,10 @@
 #include "variants/platform.h"
 
 /* PAUSEs per ticket ahead of us between two reads of `owner`. Mellor-Crummey
- * and Scott back off in proportion to the expected wait; a short critical
- * section plus handover is ~100-200 cycles, about 8 PAUSEs on recent x86. */
+ * and Scott back off in proportion to the expected wait. A short critical
+ * section plus handover is a few hundred cycles; 8 PAUSEs is ~80 cycles on
+ * pre-Skylake x86 and ~1100 on later cores, so the waiter next in line
+ * rechecks within about one handover either way. */
 #define TICKET_BACKOFF_PER_WAITER 8
 /* Cap of one backoff round, in PAUSEs (~3-40 us), so a long queue still
  * notices its turn promptly. */
@@ -82,11 +84,10 @@ static inline bool ticket_trylock(ticket_lock_t *l, ticket_waiter_t *w) {
     /* next: o -> o+1 only while nobody holds or awaits a ticket. Relaxed: the
      * acquire load of owner above already ordered us after the last holder. */
     return atomic_compare_exchange_strong_explicit(
-        &l->next, &expected, o + 1, memory_order_relaxed,
-        memory_order_relaxed);
+        &l->next, &expected, o + 1, memory_order_relaxed, memory_order_relaxed);
 }
 
-/* One round of waiting with `ahead` tickets before ours; *rounds counts them. */
+/* One round of waiting, `ahead` tickets before ours; *rounds counts rounds. */
 static inline void ticket_backoff(uint32_t ahead, uint32_t *rounds) {
     if (++*rounds > TICKET_YIELD_AFTER) {
         sched_yield();
