@@ -7,6 +7,9 @@ void lmb_table_init(lmb_table *t, const lmb_opts *o, FILE *out) {
     t->o = o;
     t->out = out;
     t->started = false;
+    t->vw = 7;
+    for (size_t i = 0; i < o->nvariants; i++)
+        if ((int)strlen(o->variants[i]) > t->vw) t->vw = (int)strlen(o->variants[i]);
 }
 
 void lmb_fmt_duration(const char *ns_field, char *buf, size_t n) {
@@ -57,12 +60,12 @@ static void preamble(lmb_table *t, const lmb_row *r) {
     else
         fprintf(f, "pinning    %s, threads bound with hwloc\n",
                 lmb_pin_name(o->pin));
-    fprintf(f, "ns/op = threads x seconds / ops; cpu/Mop = CPU seconds per "
+    fprintf(f, "time/op = threads x seconds / ops; cpu/Mop = CPU seconds per "
                "million ops; jain = fairness over threads (1 = equal)\n\n");
     fprintf(f,
-            "%-10s %-8s %4s %3s %9s %9s %8s %8s %8s %8s %6s %8s %8s %8s "
+            "%-*s %-8s %4s %3s %9s %8s %8s %8s %8s %8s %6s %8s %8s %8s "
             "%-6s\n",
-            "variant", "workload", "thr", "rep", "Mops", "ns/op", "p50",
+            t->vw, "variant", "workload", "thr", "rep", "Mops", "time/op", "p50",
             "p99", "p99.9", "max", "jain", "cpu/Mop", "vcsw", "ivcsw",
             "verify");
 }
@@ -72,16 +75,17 @@ void lmb_table_row(lmb_table *t, const lmb_row *r) {
         preamble(t, r);
         t->started = true;
     }
-    char p50[16], p99[16], p999[16], mx[16];
+    char p50[16], p99[16], p999[16], mx[16], per[16];
+    lmb_fmt_duration(G(ns_per_op), per, sizeof per);
     lmb_fmt_duration(G(p50_ns), p50, sizeof p50);
     lmb_fmt_duration(G(p99_ns), p99, sizeof p99);
     lmb_fmt_duration(G(p999_ns), p999, sizeof p999);
     lmb_fmt_duration(G(max_ns), mx, sizeof mx);
     fprintf(t->out,
-            "%-10s %-8s %4s %3s %9.3f %9.1f %8s %8s %8s %8s %6.3f %8.3f %8s "
+            "%-*s %-8s %4s %3s %9.3f %8s %8s %8s %8s %8s %6.3f %8.3f %8s "
             "%8s %-6s\n",
-            G(variant), G(workload), G(threads), G(rep), strtod(G(mops), NULL),
-            strtod(G(ns_per_op), NULL), p50, p99, p999, mx,
+            t->vw, G(variant), G(workload), G(threads), G(rep),
+            strtod(G(mops), NULL), per, p50, p99, p999, mx,
             strtod(G(jain), NULL), strtod(G(cpu_s_per_mop), NULL), G(vcsw),
             G(ivcsw), G(verify));
     if (strcmp(G(verify), "ok") != 0)
@@ -98,7 +102,7 @@ void lmb_table_summary(lmb_table *t, lmb_row *rows, const bool *have,
     const lmb_opts *o = t->o;
     if (o->repeat < 2 || !t->started) return;
     fprintf(t->out, "\nover %u repetitions (Mops):\n", o->repeat);
-    fprintf(t->out, "%-10s %-8s %4s %9s %9s %9s %6s\n", "variant", "workload",
+    fprintf(t->out, "%-*s %-8s %4s %9s %9s %9s %6s\n", t->vw, "variant", "workload",
             "thr", "median", "min", "max", "fails");
     size_t per_rep = n / o->repeat;
     double *vals = calloc(o->repeat, sizeof *vals);
@@ -120,7 +124,7 @@ void lmb_table_summary(lmb_table *t, lmb_row *rows, const bool *have,
         if (!k) continue;
         qsort(vals, k, sizeof *vals, cmp_double);
         double med = k % 2 ? vals[k / 2] : (vals[k / 2 - 1] + vals[k / 2]) / 2;
-        fprintf(t->out, "%-10s %-8s %4s %9.3f %9.3f %9.3f %6u\n", G(variant),
+        fprintf(t->out, "%-*s %-8s %4s %9.3f %9.3f %9.3f %6u\n", t->vw, G(variant),
                 G(workload), G(threads), med, vals[0], vals[k - 1], fails);
     }
     free(vals);

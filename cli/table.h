@@ -12,6 +12,7 @@ typedef struct lmb_table {
     const lmb_opts *o;
     FILE *out;
     bool started;
+    int vw; /* variant column width */
 } lmb_table;
 
 void lmb_table_init(lmb_table *t, const lmb_opts *o, FILE *out);
