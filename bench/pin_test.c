@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -67,6 +68,34 @@ static void flat_nodes(void **state) {
     check_plan("numa:2 core:3 pu:1", LMB_PIN_SCATTER, scatter, 7);
 }
 
+/* The same machine saved as hwloc XML and loaded from the file plans the
+ * same way. */
+static void xml_file(void **state) {
+    (void)state;
+    hwloc_topology_t t;
+    char err[256], path[512];
+    const char *dir = getenv("TEST_TMPDIR");
+    snprintf(path, sizeof path, "%s/two_pack.xml", dir && *dir ? dir : "/tmp");
+    assert_int_equal(lmb_topology_load(TWO_PACK, &t, err, sizeof err), 0);
+    assert_int_equal(hwloc_topology_export_xml(t, path, 0), 0);
+    hwloc_topology_destroy(t);
+    const unsigned want[] = {0, 8, 2, 10, 4, 12, 6, 14, 1, 9};
+    check_plan(path, LMB_PIN_SCATTER, want, 10);
+    lmb_topo_info info;
+    assert_int_equal(lmb_topology_load(path, &t, err, sizeof err), 0);
+    lmb_topology_info(t, &info);
+    assert_int_equal(info.packages, 2);
+    assert_int_equal(info.numa_nodes, 2);
+    assert_int_equal(info.cores, 8);
+    assert_int_equal(info.pus, 16);
+    hwloc_topology_destroy(t);
+    /* A file that is not XML is refused. */
+    FILE *f = fopen(path, "w");
+    fputs("not xml\n", f);
+    fclose(f);
+    assert_int_equal(lmb_topology_load(path, &t, err, sizeof err), -1);
+}
+
 static void bad_topologies_and_modes(void **state) {
     (void)state;
     hwloc_topology_t t;
@@ -107,6 +136,7 @@ int main(void) {
         cmocka_unit_test(compact_four_nodes),
         cmocka_unit_test(scatter_four_nodes),
         cmocka_unit_test(flat_nodes),
+        cmocka_unit_test(xml_file),
         cmocka_unit_test(bad_topologies_and_modes),
         cmocka_unit_test(plan_format),
     };
