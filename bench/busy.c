@@ -9,17 +9,24 @@ uint64_t lmb_now_ns(void) {
 }
 
 double lmb_busy_calibrate(void) {
-    /* Best of several rounds: the fastest one was least disturbed. */
-    const uint64_t iters = 2000000;
-    uint64_t best = UINT64_MAX;
-    for (int round = 0; round < 5; round++) {
+    /* Median of several short rounds: robust to a round that was
+     * interrupted, and to one that ran in an unusually quiet moment. */
+    enum { ROUNDS = 7 };
+    const uint64_t iters = 1000000;
+    uint64_t dt[ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
         uint64_t t0 = lmb_now_ns();
         lmb_busy_spin(iters);
-        uint64_t dt = lmb_now_ns() - t0;
-        if (dt < best) best = dt;
+        dt[round] = lmb_now_ns() - t0;
     }
-    if (best == 0) best = 1;
-    return (double)iters / (double)best;
+    for (int i = 1; i < ROUNDS; i++)
+        for (int j = i; j > 0 && dt[j - 1] > dt[j]; j--) {
+            uint64_t t = dt[j];
+            dt[j] = dt[j - 1];
+            dt[j - 1] = t;
+        }
+    uint64_t med = dt[ROUNDS / 2] ? dt[ROUNDS / 2] : 1;
+    return (double)iters / (double)med;
 }
 
 uint64_t lmb_busy_iters(double iters_per_ns, uint64_t ns) {
