@@ -8,10 +8,10 @@
 #include "lockmap/lockmap.h"
 
 /* Per-key states currently allocated (with a value, or held, or waited on). */
-size_t lockmap_debug_live_states(lockmap *map);
+size_t lm_debug_live_states(lockmap *map);
 /* Number of shards actually used (after rounding). */
-size_t lockmap_debug_shards(lockmap *map);
+size_t lm_debug_shards(lockmap *map);
 /* The seed in use (drawn at random when the options said 0). */
-uint64_t lockmap_debug_seed(lockmap *map);
+uint64_t lm_debug_seed(lockmap *map);
 
 #endif

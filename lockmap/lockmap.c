@@ -971,7 +971,7 @@ size_t lm_evictions(lockmap *map) {
 /* ---- introspection for tests ------------------------------------------------
  */
 
-size_t lockmap_debug_live_states(lockmap *map) {
+size_t lm_debug_live_states(lockmap *map) {
     size_t n = 0;
     for (size_t i = 0; i <= map->shard_mask; i++) {
         lm_shard *sh = &map->shards[i];
@@ -982,6 +982,6 @@ size_t lockmap_debug_live_states(lockmap *map) {
     return n;
 }
 
-size_t lockmap_debug_shards(lockmap *map) { return map->shard_mask + 1; }
+size_t lm_debug_shards(lockmap *map) { return map->shard_mask + 1; }
 
-uint64_t lockmap_debug_seed(lockmap *map) { return map->seed; }
+uint64_t lm_debug_seed(lockmap *map) { return map->seed; }

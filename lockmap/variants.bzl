@@ -31,6 +31,9 @@ def lockmap_library(variant, name, srcs, hdrs, deps = [], defines = [], **kwargs
         srcs = srcs,
         hdrs = hdrs,
         local_defines = variant_defines(variant) + defines,
+        # Whole library in every link: the shared libraries built from it
+        # must carry every public function, referenced or not.
+        alwayslink = True,
         # The shard locks are always the futex mutex; the key locks are the
         # variant's.
         deps = depset(deps + [

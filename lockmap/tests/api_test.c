@@ -79,18 +79,18 @@ static void test_new_shards_and_seeds(void **state) {
     lockmap_options o = {.value_size = 1, .shards = 3, .seed = 42};
     lockmap *a = lockmap_new(&o);
     assert_non_null(a);
-    assert_int_equal(lockmap_debug_shards(a), 4);
-    assert_int_equal(lockmap_debug_seed(a), 42);
+    assert_int_equal(lm_debug_shards(a), 4);
+    assert_int_equal(lm_debug_seed(a), 42);
     o.shards = 0;
     o.seed = 0;
     lockmap *b = lockmap_new(&o);
     lockmap *c = lockmap_new(&o);
     assert_non_null(b);
     assert_non_null(c);
-    size_t n = lockmap_debug_shards(b);
+    size_t n = lm_debug_shards(b);
     assert_true(n >= 4 && (n & (n - 1)) == 0);
-    assert_int_not_equal(lockmap_debug_seed(b), 0);
-    assert_int_not_equal(lockmap_debug_seed(b), lockmap_debug_seed(c));
+    assert_int_not_equal(lm_debug_seed(b), 0);
+    assert_int_not_equal(lm_debug_seed(b), lm_debug_seed(c));
     lockmap_free(a);
     lockmap_free(b);
     lockmap_free(c);
@@ -134,7 +134,7 @@ static void test_insert_get_remove(void **state) {
     assert_int_equal(lockmap_remove(m, "a", 1, &old), 0);
     assert_int_equal(lockmap_remove(m, "zz", 2, NULL), 0);
     assert_int_equal(lockmap_len(m), 1);
-    assert_int_equal(lockmap_debug_live_states(m), 1);
+    assert_int_equal(lm_debug_live_states(m), 1);
     lockmap_free(m);
 }
 
@@ -198,7 +198,7 @@ static void test_bad_arguments(void **state) {
     lockmap_unlock(&e);   /* no-op */
     lockmap_unlock(NULL); /* no-op */
     /* Nothing above created a state. */
-    assert_int_equal(lockmap_debug_live_states(m), 0);
+    assert_int_equal(lm_debug_live_states(m), 0);
     lockmap_free(m);
 }
 
@@ -246,7 +246,7 @@ static void test_entry_on_absent_and_present_key(void **state) {
     lockmap_unlock(&e);
     assert_int_equal(lockmap_contains(m, "k", 1), 0);
     assert_int_equal(lockmap_len(m), 0);
-    assert_int_equal(lockmap_debug_live_states(m), 0);
+    assert_int_equal(lm_debug_live_states(m), 0);
     lockmap_free(m);
 }
 
@@ -268,7 +268,7 @@ static void test_trylock_and_timedlock_on_held_key(void **state) {
     lockmap_unlock(&b);
     assert_int_equal(lockmap_timedlock(m, "k", 1, 1000000, &b), 0);
     lockmap_unlock(&b);
-    assert_int_equal(lockmap_debug_live_states(m), 0);
+    assert_int_equal(lm_debug_live_states(m), 0);
     lockmap_free(m);
 }
 
@@ -313,7 +313,7 @@ static void test_scoped_forms_unlock(void **state) {
     runs = 0;
     LOCKMAP_WITH_LOCK(NULL, "s", 1, e) { runs++; }
     assert_int_equal(runs, 0);
-    assert_int_equal(lockmap_debug_live_states(m), 1);
+    assert_int_equal(lm_debug_live_states(m), 1);
     lockmap_free(m);
 }
 
@@ -360,7 +360,7 @@ static void test_lock_batch(void **state) {
     assert_int_equal(lockmap_trylock(m, "q", 1, &probe), 0);
     lockmap_unlock(&probe);
     lockmap_unlock_batch(NULL, 3); /* no-op */
-    assert_int_equal(lockmap_debug_live_states(m), 3);
+    assert_int_equal(lm_debug_live_states(m), 3);
     lockmap_free(m);
 }
 
@@ -444,7 +444,7 @@ static void test_value_drop_exactly_once(void **state) {
     assert_int_equal(lockmap_clear(m), 5); /* even dropped */
     for (uint64_t i = 10; i < 20; i++) assert_int_equal(log.drops[i], 1);
     assert_int_equal(lockmap_len(m), 0);
-    assert_int_equal(lockmap_debug_live_states(m), 0);
+    assert_int_equal(lm_debug_live_states(m), 0);
 
     put(m, "x", 30);
     put(m, "y", 31);
@@ -503,7 +503,7 @@ static void test_for_each(void **state) {
     assert_int_equal(lockmap_for_each(m, record_visit, &log), 77);
     assert_int_equal(log.visits, 10);
     /* Stopping early released every key and pin. */
-    assert_int_equal(lockmap_debug_live_states(m), 1000);
+    assert_int_equal(lm_debug_live_states(m), 1000);
     for (uint64_t i = 0; i < 1000; i++) {
         assert_int_equal(lockmap_trylock(m, &i, sizeof i, &e), 0);
         lockmap_unlock(&e);
@@ -558,7 +558,7 @@ static void test_growth_keeps_every_key(void **state) {
     for (uint64_t i = 0; i < N; i += 2)
         assert_int_equal(lockmap_remove(m, &i, sizeof i, NULL), 1);
     assert_int_equal(lockmap_len(m), N / 2);
-    assert_int_equal(lockmap_debug_live_states(m), N / 2);
+    assert_int_equal(lm_debug_live_states(m), N / 2);
     lockmap_free(m);
 }
 
@@ -593,7 +593,7 @@ static void test_all_keys_colliding(void **state) {
         assert_int_equal(lockmap_remove(m, &i, sizeof i, NULL), 1);
     assert_int_equal(lockmap_len(m), N - (N + 2) / 3);
     assert_int_equal(lockmap_clear(m), N - (N + 2) / 3);
-    assert_int_equal(lockmap_debug_live_states(m), 0);
+    assert_int_equal(lm_debug_live_states(m), 0);
     lockmap_free(m);
 }
 
@@ -605,13 +605,13 @@ static void test_states_reclaimed(void **state) {
         assert_int_equal(lockmap_lock(m, &i, sizeof i, &e), 0);
         lockmap_unlock(&e); /* vacant: state freed */
     }
-    assert_int_equal(lockmap_debug_live_states(m), 0);
+    assert_int_equal(lm_debug_live_states(m), 0);
     assert_int_equal(lockmap_lock(m, "h", 1, &e), 0);
     assert_int_equal(lockmap_trylock(m, "h", 1, &f), -EBUSY);
     assert_int_equal(lockmap_timedlock(m, "h", 1, 1000, &f), -ETIMEDOUT);
-    assert_int_equal(lockmap_debug_live_states(m), 1);
+    assert_int_equal(lm_debug_live_states(m), 1);
     lockmap_unlock(&e);
-    assert_int_equal(lockmap_debug_live_states(m), 0);
+    assert_int_equal(lm_debug_live_states(m), 0);
     lockmap_free(m);
 }
 

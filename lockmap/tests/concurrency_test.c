@@ -141,7 +141,7 @@ static void test_no_lost_updates(void **state) {
     for (int i = 0; i < T; i++) expected += c[i].done;
     assert_int_equal(lockmap_for_each(m, sum_values, &total), 0);
     assert_int_equal(total, expected);
-    assert_int_equal(lockmap_debug_live_states(m), lockmap_len(m));
+    assert_int_equal(lm_debug_live_states(m), lockmap_len(m));
     lockmap_free(m);
 }
 
@@ -296,7 +296,7 @@ static void test_try_and_timed_against_holder(void **state) {
     lockmap_unlock(&e);
     pthread_join(t, NULL);
     assert_int_equal(atomic_load(&failures), 0);
-    assert_int_equal(lockmap_debug_live_states(c.map), 0);
+    assert_int_equal(lm_debug_live_states(c.map), 0);
     lockmap_free(c.map);
 }
 
@@ -357,7 +357,7 @@ static void test_lock_try_timed_mixed_contention(void **state) {
     uint64_t v = 0;
     assert_int_equal(lockmap_get(m, "m", 1, &v), 1);
     assert_int_equal(v, got);
-    assert_int_equal(lockmap_debug_live_states(m), 1);
+    assert_int_equal(lm_debug_live_states(m), 1);
     lockmap_free(m);
 }
 
@@ -412,10 +412,10 @@ static void test_states_reclaimed_after_churn(void **state) {
     run_threads(T, churn_worker, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     /* Quiescent: exactly the keys with values have states. */
-    assert_int_equal(lockmap_debug_live_states(m), lockmap_len(m));
+    assert_int_equal(lm_debug_live_states(m), lockmap_len(m));
     for (uint64_t k = 0; k < 64; k++) lockmap_remove(m, &k, sizeof k, NULL);
     assert_int_equal(lockmap_len(m), 0);
-    assert_int_equal(lockmap_debug_live_states(m), 0);
+    assert_int_equal(lm_debug_live_states(m), 0);
     lockmap_free(m);
 }
 
@@ -494,10 +494,10 @@ static void test_walks_race_with_writers(void **state) {
     assert_true(c[WRITERS].walks > 0);
     assert_int_equal(lockmap_for_each(m, check_pair, NULL), 0);
     assert_int_equal(atomic_load(&failures), 0);
-    assert_int_equal(lockmap_debug_live_states(m), lockmap_len(m));
+    assert_int_equal(lm_debug_live_states(m), lockmap_len(m));
     size_t n = lockmap_len(m);
     assert_int_equal(lockmap_clear(m), n);
-    assert_int_equal(lockmap_debug_live_states(m), 0);
+    assert_int_equal(lm_debug_live_states(m), 0);
     lockmap_free(m);
 }
 

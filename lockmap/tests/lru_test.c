@@ -94,7 +94,7 @@ static void test_bad_options(void **state) {
     o.shards = 8;
     lockmap_lru *m = lockmap_lru_new(&o);
     assert_non_null(m);
-    assert_int_equal(lockmap_debug_shards((lockmap *)m), 2);
+    assert_int_equal(lm_debug_shards((lockmap *)m), 2);
     lockmap_lru_free(m);
 }
 
@@ -337,7 +337,7 @@ static void test_capacity_bound_under_churn(void **state) {
     run_threads(THREADS + 1, churn_or_watch, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     assert_true(lockmap_lru_len(m) <= CAP);
-    assert_int_equal(lockmap_debug_live_states((lockmap *)m),
+    assert_int_equal(lm_debug_live_states((lockmap *)m),
                      lockmap_lru_len(m));
     assert_true(lockmap_lru_evictions(m) > 0);
     lockmap_lru_free(m);
