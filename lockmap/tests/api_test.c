@@ -250,6 +250,56 @@ static void test_entry_on_absent_and_present_key(void **state) {
     lockmap_free(m);
 }
 
+typedef struct {
+    int calls;
+    int result; /* what init returns */
+} init_ctx;
+
+static int init_value(void *value, void *ctx) {
+    init_ctx *c = ctx;
+    c->calls++;
+    *(uint64_t *)value = 1234;
+    return c->result;
+}
+
+static void test_entry_or_insert_with(void **state) {
+    (void)state;
+    lockmap *m = new_u64_map(NULL);
+    lockmap_entry e, none = LOCKMAP_ENTRY_INIT;
+    init_ctx ok = {0, 0}, failing = {0, EIO}, negative = {0, -EAGAIN};
+    errno = 0;
+    assert_null(lockmap_entry_or_insert_with(&none, init_value, &ok));
+    assert_int_equal(errno, EINVAL);
+    assert_null(lockmap_entry_or_insert_with(NULL, init_value, &ok));
+    assert_int_equal(lockmap_lock(m, "w", 1, &e), 0);
+    errno = 0;
+    assert_null(lockmap_entry_or_insert_with(&e, NULL, NULL));
+    assert_int_equal(errno, EINVAL);
+    /* A failing init leaves the key vacant and reports its code. */
+    errno = 0;
+    assert_null(lockmap_entry_or_insert_with(&e, init_value, &failing));
+    assert_int_equal(errno, EIO);
+    assert_int_equal(failing.calls, 1);
+    assert_null(lockmap_entry_value(&e));
+    assert_int_equal(lockmap_len(m), 0);
+    assert_null(lockmap_entry_or_insert_with(&e, init_value, &negative));
+    assert_int_equal(errno, EAGAIN);
+    /* A successful one fills the value in place. */
+    uint64_t *v = lockmap_entry_or_insert_with(&e, init_value, &ok);
+    assert_non_null(v);
+    assert_int_equal(*v, 1234);
+    assert_int_equal(ok.calls, 1);
+    assert_int_equal(lockmap_len(m), 1);
+    /* Present: init is not called again. */
+    *v = 5;
+    assert_ptr_equal(lockmap_entry_or_insert_with(&e, init_value, &ok), v);
+    assert_int_equal(ok.calls, 1);
+    assert_int_equal(*v, 5);
+    lockmap_unlock(&e);
+    assert_int_equal(get_or(m, "w", 0), 5);
+    lockmap_free(m);
+}
+
 static void test_trylock_and_timedlock_on_held_key(void **state) {
     (void)state;
     lockmap *m = new_u64_map(NULL);
@@ -624,6 +674,7 @@ int main(void) {
         cmocka_unit_test(test_keys_are_bytes),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_entry_on_absent_and_present_key),
+        cmocka_unit_test(test_entry_or_insert_with),
         cmocka_unit_test(test_trylock_and_timedlock_on_held_key),
         cmocka_unit_test(test_scoped_forms_unlock),
         cmocka_unit_test(test_lock_batch),
