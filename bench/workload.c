@@ -30,6 +30,12 @@ static const lmb_workload workloads[] = {
      LMB_LOOP_MIX, 95, 5, 0, 0, true},
     {"ycsb-f", "50% get, 50% entry (read-modify-write)", LMB_LOOP_MIX, 50, 0,
      0, 50, false},
+    {"lock", "bare acquire/release of one lock of the back end, all threads",
+     LMB_LOOP_LOCK, 0, 0, 0, 0, false},
+    {"floor", "flat array of {key, lock, value}: probe, lock, increment",
+     LMB_LOOP_FLOOR, 0, 0, 0, 0, false},
+    {"memory", "no timed run: the map's bytes per key (bytes_per_key)",
+     LMB_LOOP_MEMORY, 0, 0, 0, 0, false},
 };
 
 const lmb_workload *lmb_workload_find(const char *name) {
@@ -41,6 +47,15 @@ const lmb_workload *lmb_workload_find(const char *name) {
 const lmb_workload *lmb_workloads(size_t *n) {
     *n = sizeof workloads / sizeof workloads[0];
     return workloads;
+}
+
+bool lmb_workload_uses_map(const lmb_workload *w) {
+    return w->loop != LMB_LOOP_LOCK && w->loop != LMB_LOOP_FLOOR;
+}
+
+bool lmb_workload_draws_keys(const lmb_workload *w) {
+    return w->loop != LMB_LOOP_HOT && w->loop != LMB_LOOP_LOCK &&
+           w->loop != LMB_LOOP_MEMORY;
 }
 
 uint64_t lmb_workload_initial_value(const lmb_workload *w) {

@@ -10,7 +10,20 @@
  *           --cs-ns of work, unlock
  * The others have loops of their own: hot (entry on one single key), batch
  * (bank transfer under lockmap_lock_batch) and hold (thread 0 holds a key for
- * --hold-us at a time while the others do entry on other keys). */
+ * --hold-us at a time while the others do entry on other keys).
+ *
+ * Reference workloads, which use no lockmap call:
+ *   lock    acquire and release one lock of the back end (through the lock
+ *           seam, lockmap/lock_seam.h), every thread on the same lock, with a
+ *           counter incremented inside: the cost of the lock alone
+ *   floor   a flat, pre-sized open-addressing array of {key, lock, value}
+ *           slots (linear probing, capacity a power of two >= 2 x keys, no
+ *           shards, reference counts, reclamation or resizing); probe for the
+ *           key, lock its slot, increment, unlock: the cost floor of any map
+ *           with per-key locks
+ * and one that runs no timed phase:
+ *   memory  build and prefill the map and report its bytes per key beyond
+ *           the 16 bytes of key and value, from the allocator's statistics */
 #ifndef LMBENCH_WORKLOAD_H
 #define LMBENCH_WORKLOAD_H
 
@@ -23,6 +36,9 @@ typedef enum {
     LMB_LOOP_HOT,
     LMB_LOOP_BATCH,
     LMB_LOOP_HOLD,
+    LMB_LOOP_LOCK,
+    LMB_LOOP_FLOOR,
+    LMB_LOOP_MEMORY,
 } lmb_loop;
 
 typedef struct lmb_workload {
@@ -39,6 +55,11 @@ typedef struct lmb_workload {
 const lmb_workload *lmb_workload_find(const char *name);
 /* All of them, in --help order. */
 const lmb_workload *lmb_workloads(size_t *n);
+
+/* The workload uses the lockmap (all but lock and floor). */
+bool lmb_workload_uses_map(const lmb_workload *w);
+/* Operations draw keys from --dist (not hot, lock or memory). */
+bool lmb_workload_draws_keys(const lmb_workload *w);
 
 /* Initial value of every prefilled key (batch starts with money). */
 uint64_t lmb_workload_initial_value(const lmb_workload *w);

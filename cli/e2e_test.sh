@@ -6,8 +6,8 @@
 set -u
 . "$(dirname "$0")/test_lib.sh"
 
-WORKLOADS=entry,get,mixed,hot,batch,hold,ycsb-a,ycsb-b,ycsb-c,ycsb-d,ycsb-e,ycsb-f
-NWL=12
+WORKLOADS=entry,get,mixed,hot,batch,hold,ycsb-a,ycsb-b,ycsb-c,ycsb-d,ycsb-e,ycsb-f,lock,floor
+NWL=14
 COMMON=(--threads=2 --duration=0.2 --warmup=0 --keys=2000 --format=csv)
 csv="$TMP/all.csv"
 
@@ -97,4 +97,42 @@ rc=$?
 [ "$rc" -eq 1 ] || fail "corrupted run exited $rc, want 1"
 [ "$("$CSV_QUERY" "$TMP/fail.csv" verify)" = "FAIL" ] || fail "corrupted run not FAIL"
 grep -q "verification FAIL" "$TMP/fail.err" || fail "no FAIL message"
+
+# The reference workloads verify too: one extra increment of the lock's
+# counter, or of one floor slot, is caught.
+for wl in lock floor; do
+    LMBENCH_FAULT=verify "$LMBENCH" --variant="${VARIANTS[0]}" --workload=$wl \
+        --threads=2 --duration=0.1 --warmup=0 --keys=500 --format=csv \
+        >"$TMP/f.$wl.csv" 2>/dev/null
+    rc=$?
+    [ "$rc" -eq 1 ] || fail "$wl: corrupted run exited $rc, want 1"
+    [ "$("$CSV_QUERY" "$TMP/f.$wl.csv" verify)" = "FAIL" ] || fail "$wl: not FAIL"
+    "$CSV_QUERY" "$TMP/f.$wl.csv" verify_detail | grep -q "operations" ||
+        fail "$wl: FAIL detail: $("$CSV_QUERY" "$TMP/f.$wl.csv" verify_detail)"
+done
+
+# memory: every variant builds its map and reports bytes per key; no timed
+# phase. Under jemalloc the map needs something per key beyond key and value
+# (a lock word at least) and far less than a kilobyte. The floor table's
+# bytes are exact: futex slots are 24 bytes, 2000 keys get 4096 slots, so
+# 4096 * 24 / 2000 - 16 = 33.15.
+"$LMBENCH" --variant=all --workload=memory --threads=1 --keys=2000 \
+    --format=csv >"$TMP/mem.csv" || fail "memory run failed"
+"$CSV_QUERY" "$TMP/mem.csv" variant allocator ops bytes_per_key verify \
+    >"$TMP/memq" || fail "memory CSV"
+[ "$(wc -l <"$TMP/memq")" -eq "${#VARIANTS[@]}" ] || fail "memory rows"
+awk -F'\t' '$5 != "ok" || $3 != 0 { print "FAIL: memory row: " $0; bad = 1 }
+    $2 == "jemalloc" && !($4 > 0 && $4 < 1024) { print "FAIL: bytes_per_key: " $0; bad = 1 }
+    END { exit bad }' "$TMP/memq" >&2 || FAILED=1
+"$LMBENCH" --variant=futex --workload=floor,lock --threads=1 --keys=2000 \
+    --duration=0.05 --warmup=0 --format=csv >"$TMP/fl.csv" || fail "floor run failed"
+"$CSV_QUERY" "$TMP/fl.csv" workload allocator bytes_per_key >"$TMP/flq"
+if grep -q jemalloc "$TMP/flq"; then
+    [ "$(cat "$TMP/flq")" = "$(printf 'floor\tjemalloc\t33.15\nlock\tjemalloc\t')" ] ||
+        fail "floor/lock bytes_per_key: $(cat "$TMP/flq")"
+fi
+"$LMBENCH" --variant=futex --workload=memory --threads=1 --keys=100 \
+    --format=table >"$TMP/memtable" || fail "memory table"
+grep -qE "^futex +memory +1 +1 +[0-9.]+ bytes per key" "$TMP/memtable" ||
+    fail "memory table row: $(cat "$TMP/memtable")"
 finish

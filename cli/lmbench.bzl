@@ -5,7 +5,7 @@ For every variant v: //cli:lmbench_v (jemalloc) and //cli:lmbench_v_glibc
 //cli:lmbench that knows all the names. A back end added to VARIANTS gets its
 runners with no change here."""
 
-load("//lockmap:variants.bzl", "VARIANTS")
+load("//lockmap:variants.bzl", "VARIANTS", "variant_defines")
 
 # Under --config=asan/tsan the sanitizer's runtime owns malloc: rows say so
 # rather than claim jemalloc.
@@ -38,15 +38,22 @@ def lmbench_binaries():
         for alloc, suffix in ALLOCATORS.items():
             native.cc_binary(
                 name = "lmbench_" + v + suffix,
-                srcs = ["runner.c"],
+                # The lock and floor workloads use the variant's lock through
+                # the seam, with the defines the core is built with.
+                srcs = [
+                    "runner.c",
+                    "//lockmap:lock_seam.h",
+                ],
                 local_defines = [
                     "LMB_VARIANT=\\\"%s\\\"" % v,
                     lmbench_variants_define(),
-                ],
+                ] + variant_defines(v),
                 deps = [
                     ":common",
                     "//bench",
                     "//lockmap:lockmap_" + v,
+                    "//variants:platform",
+                    "//variants/%s:lock" % v,
                 ] + (_JEMALLOC if alloc == "jemalloc" else _GLIBC),
                 linkopts = ["-lpthread"],
             )

@@ -2,7 +2,14 @@
  * repetition, workload and thread count runs every selected variant's runner
  * (lmbench_<variant>, or lmbench_<variant>_glibc) in turn, as a separate
  * process, collects the one row each prints, and shows it as a table or CSV
- * on stdout and appends it to --csv. See cli/README.md for why. */
+ * on stdout and appends it to --csv. See cli/README.md for why.
+ *
+ * SIGINT (and SIGTERM) stop it cleanly: the signal is forwarded to the
+ * running runner, whose unfinished run is discarded; every row completed
+ * before stays in --csv (rows are appended whole, see row.c), nothing more is
+ * run, and lmbench exits 128 + the signal number (130 for SIGINT). The
+ * signals are kept blocked except while waiting for a runner's output and
+ * between runs, so an interrupt never cuts a row being written. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -11,6 +18,8 @@
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +39,43 @@
 
 static const char *known[LMB_MAX_LIST];
 static size_t nknown;
+
+/* ---- interrupts ----------------------------------------------------------- */
+
+/* The signal that asked us to stop (SIGINT or SIGTERM), 0 while none has. */
+static volatile sig_atomic_t stop_signal;
+/* Signals we catch (not those ignored when we started: a shell runs a
+ * background job of a script with SIGINT ignored, and that stays so). */
+static sigset_t caught;
+/* The signal mask outside the run loop: runners start with it, and the
+ * signals are let in while waiting for a runner. */
+static sigset_t open_mask;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static void catch_stop_signals(void) {
+    sigemptyset(&caught);
+    const int sigs[] = {SIGINT, SIGTERM};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN)
+            continue;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0; /* no SA_RESTART: ppoll returns EINTR */
+        if (sigaction(sigs[i], &sa, NULL) == 0) sigaddset(&caught, sigs[i]);
+    }
+    sigprocmask(SIG_BLOCK, &caught, &open_mask);
+}
+
+/* Lets a signal that came while blocked be handled now. */
+static bool stop_requested(void) {
+    sigprocmask(SIG_SETMASK, &open_mask, NULL);
+    sigprocmask(SIG_BLOCK, &caught, NULL);
+    return stop_signal != 0;
+}
 
 static int find_runner(const char *argv0, const char *variant,
                        const char *allocator, char *out, size_t n) {
@@ -60,7 +106,8 @@ static int find_runner(const char *argv0, const char *variant,
 }
 
 /* Runs one runner; its stdout (header + row) into *row. Returns the exit
- * status (0 ok, 1 verification FAIL) or -1 when it produced no row. */
+ * status (0 ok, 1 verification FAIL), -1 when it produced no row, or -2 when
+ * it was stopped by a forwarded signal (the run is discarded silently). */
 static int run_one(const char *path, int argc, char **argv, const char *variant,
                    unsigned threads, const char *workload, unsigned rep,
                    const char *commit, lmb_row *row) {
@@ -97,6 +144,11 @@ static int run_one(const char *path, int argc, char **argv, const char *variant,
         return -1;
     }
     if (pid == 0) {
+        /* The runner gets the default action for the signals we catch (a
+         * signal pending from before exec kills it, as it should). */
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sigismember(&caught, sig) == 1) signal(sig, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &open_mask, NULL);
         dup2(fds[1], 1);
         execv(path, cargv);
         fprintf(stderr, "lmbench: cannot run %s: %s\n", path, strerror(errno));
@@ -106,8 +158,21 @@ static int run_one(const char *path, int argc, char **argv, const char *variant,
     close(fds[1]);
     size_t cap = 4096, used = 0;
     char *buf = malloc(cap);
+    bool forwarded = false;
     for (;;) {
         if (!buf) break;
+        if (stop_signal && !forwarded) {
+            /* Not reaped yet (waitpid comes after EOF), so pid is ours. */
+            kill(pid, stop_signal);
+            forwarded = true;
+        }
+        /* Wait for output with the signals let in; a signal makes ppoll
+         * return EINTR after its handler ran, and we forward it above. */
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        if (ppoll(&pfd, 1, NULL, &open_mask) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
         if (used == cap) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
@@ -128,6 +193,11 @@ static int run_one(const char *path, int argc, char **argv, const char *variant,
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     int rc = -1;
+    if (forwarded && WIFSIGNALED(status)) {
+        lmb_row_free(row);
+        free(buf);
+        return -2;
+    }
     if (buf && lmb_csv_parse_output(buf, used, row) == 0 &&
         WIFEXITED(status) &&
         (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 1))
@@ -222,10 +292,12 @@ int main(int argc, char **argv) {
     size_t done = 0;
     double spent = 0;
     bool csv_header_done = false;
+    catch_stop_signals();
     for (unsigned rep = 1; rep <= o.repeat; rep++)
         for (size_t w = 0; w < o.nworkloads; w++)
             for (size_t t = 0; t < o.nthreads; t++)
                 for (size_t v = 0; v < o.nvariants; v++, done++) {
+                    if (stop_requested()) goto stopped;
                     double per = done ? spent / (double)done
                                       : o.duration + o.warmup + 0.2;
                     progress(prog, done, total, rep, o.repeat, o.variants[v],
@@ -238,6 +310,7 @@ int main(int argc, char **argv) {
                                      commit, row);
                     spent += (double)(lmb_now_ns() - t0) * 1e-9;
                     progress_clear(prog);
+                    if (rc == -2) goto stopped; /* discarded, not counted */
                     if (rc < 0) {
                         exit_code = 1;
                         continue;
@@ -267,7 +340,16 @@ int main(int argc, char **argv) {
                     }
                     fflush(stdout);
                 }
-    if (table) lmb_table_summary(&tab, rows, have, total);
+stopped:
+    if (table) lmb_table_summary(&tab, rows, have, total, done);
+    fflush(stdout);
+    if (stop_requested()) {
+        fprintf(stderr,
+                "lmbench: stopped by signal %d after %zu of %zu runs; the "
+                "completed rows are kept\n",
+                (int)stop_signal, done, total);
+        exit_code = 128 + stop_signal;
+    }
     for (size_t i = 0; i < total; i++) lmb_row_free(&rows[i]);
     free(rows);
     free(have);

@@ -3,6 +3,7 @@
 #define LMBENCH_META_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cli/row.h"
 
@@ -18,5 +19,12 @@ void lmb_git_commit(char *buf, size_t n);
 /* The allocator linked into this binary: name and version. Provided by
  * alloc_jemalloc.c or alloc_glibc.c, whichever the binary links. */
 void lmb_allocator_info(const char **name, char *version, size_t n);
+
+/* Bytes the program holds allocated right now, from the allocator's own
+ * statistics: jemalloc's "stats.allocated" (after flushing this thread's
+ * cache and refreshing "epoch"); glibc's mallinfo2() in-use bytes (main arena
+ * plus mmapped chunks, chunk headers included). 0, or -1 when the allocator
+ * cannot say (sanitizer builds). Same providers as lmb_allocator_info. */
+int lmb_allocated_bytes(uint64_t *out);
 
 #endif

@@ -15,7 +15,7 @@
     X(max_thread_ops) X(cpu_user_s) X(cpu_sys_s) X(cpu_s_per_mop) X(vcsw)    \
     X(ivcsw) X(keygen_ns) X(verify) X(verify_detail) X(cpu_model) X(cores)   \
     X(numa_nodes) X(kernel) X(compiler) X(git_commit) X(timestamp)           \
-    X(pin_plan)
+    X(pin_plan) X(bytes_per_key)
 
 enum {
 #define LMB_COL_ENUM(n) LMB_COL_##n,

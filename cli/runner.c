@@ -6,7 +6,10 @@
  *     lmbench_futex --worker --workload=entry --threads=4
  *
  * Every lockmap call below is a direct call into //lockmap:lockmap_<variant>,
- * whose lock operations are inline: no indirect call per lock operation. */
+ * whose lock operations are inline: no indirect call per lock operation. The
+ * reference workloads (lock, floor) use the same back end's lock directly,
+ * through the lock seam: the build gives this file LM_ALGO and
+ * LM_VARIANT_HEADER exactly as it gives them to the core. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -21,6 +24,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "bench/busy.h"
 #include "bench/dist.h"
@@ -31,6 +35,7 @@
 #include "cli/meta.h"
 #include "cli/options.h"
 #include "cli/row.h"
+#include "lockmap/lock_seam.h"
 #include "lockmap/lockmap.h"
 
 #ifndef LMB_VARIANT
@@ -41,6 +46,24 @@
 #endif
 
 enum { PH_WARMUP = 1, PH_MEASURE = 2, PH_STOP = 3 };
+
+/* The lock workload's one lock and the counter it protects, on a line of
+ * their own. */
+typedef struct one_lock {
+    alignas(64) lm_lock_t lock;
+    uint64_t count;
+} one_lock;
+
+/* One slot of the floor workload's flat table. key is FLOOR_EMPTY in a free
+ * slot; keys are written before the threads start and never change, so the
+ * probe reads them without the lock. */
+typedef struct floor_slot {
+    uint64_t key;
+    lm_lock_t lock;
+    uint64_t value;
+} floor_slot;
+
+#define FLOOR_EMPTY UINT64_MAX /* never a key id (< LMB_DIST_MAX_KEYS) */
 
 typedef struct run run;
 
@@ -57,6 +80,7 @@ typedef struct thread_ctx {
     bool saw_measure, saw_stop;
     uint64_t entry_incs, inserted_new, replaced_new, removed, get_misses;
     uint64_t errors, holds;
+    uint64_t ref_incs; /* lock and floor: increments done under the lock */
     uint64_t new_key_next;
     struct rusage ru0, ru1;
     int bind_rc;
@@ -67,7 +91,11 @@ struct run {
     const lmb_opts *o;
     const lmb_workload *w;
     unsigned nthreads;
-    lockmap *map;
+    lockmap *map;      /* NULL for lock and floor */
+    uint64_t map_seed; /* the map's hash seed; floor hashes with it too */
+    one_lock *one;     /* lock */
+    floor_slot *slots; /* floor */
+    uint64_t floor_mask;
     lmb_dist dist;
     uint64_t cs_iters, think_iters;
     uint64_t sample; /* 0 = off */
@@ -169,6 +197,68 @@ static inline void op_batch(run *R, thread_ctx *t) {
     lockmap_unlock_batch(ents, k);
 }
 
+/* The lock workload: the back end's lock and nothing else. */
+static inline void op_lock(run *R, thread_ctx *t) {
+    lm_waiter_t w;
+    lm_lock_acquire(&R->one->lock, &w);
+    R->one->count++;
+    lmb_busy_spin(R->cs_iters);
+    lm_lock_release(&R->one->lock, &w);
+    t->ref_incs++;
+}
+
+/* The floor workload: hash the key as the map does (XXH3 with the same
+ * seed), probe linearly, lock the slot, increment, unlock. */
+static inline void op_floor(run *R, thread_ctx *t, uint64_t key) {
+    uint64_t i = XXH3_64bits_withSeed(&key, sizeof key, R->map_seed) &
+                 R->floor_mask;
+    floor_slot *s;
+    for (;;) {
+        s = &R->slots[i];
+        if (s->key == key) break;
+        if (s->key == FLOOR_EMPTY) { /* every key was prefilled */
+            t->errors++;
+            return;
+        }
+        i = (i + 1) & R->floor_mask;
+    }
+    lm_waiter_t w;
+    lm_lock_acquire(&s->lock, &w);
+    s->value++;
+    lmb_busy_spin(R->cs_iters);
+    lm_lock_release(&s->lock, &w);
+    t->ref_incs++;
+}
+
+/* Builds the floor table: capacity the smallest power of two >= 2 x keys,
+ * every key 0..keys-1 placed by linear probing. NULL on ENOMEM. */
+static floor_slot *floor_build(uint64_t keys, uint64_t seed, uint64_t *mask) {
+    uint64_t cap = 2;
+    while (cap < 2 * keys) cap *= 2;
+    size_t bytes = (size_t)cap * sizeof(floor_slot);
+    bytes = (bytes + 63) & ~(size_t)63; /* aligned_alloc wants a multiple */
+    floor_slot *slots = aligned_alloc(64, bytes);
+    if (!slots) return NULL;
+    for (uint64_t i = 0; i < cap; i++) {
+        slots[i].key = FLOOR_EMPTY;
+        lm_lock_init(&slots[i].lock);
+        slots[i].value = 0;
+    }
+    for (uint64_t k = 0; k < keys; k++) {
+        uint64_t i = XXH3_64bits_withSeed(&k, sizeof k, seed) & (cap - 1);
+        while (slots[i].key != FLOOR_EMPTY) i = (i + 1) & (cap - 1);
+        slots[i].key = k;
+    }
+    *mask = cap - 1;
+    return slots;
+}
+
+static void floor_free(floor_slot *slots, uint64_t mask) {
+    if (!slots) return;
+    for (uint64_t i = 0; i <= mask; i++) lm_lock_destroy(&slots[i].lock);
+    free(slots);
+}
+
 /* ---- the thread loop ----------------------------------------------------- */
 
 /* Called when the thread sees the phase change. */
@@ -193,6 +283,12 @@ static inline void one_op(run *R, thread_ctx *t) {
         break;
     case LMB_LOOP_BATCH:
         op_batch(R, t);
+        break;
+    case LMB_LOOP_LOCK:
+        op_lock(R, t);
+        break;
+    case LMB_LOOP_FLOOR:
+        op_floor(R, t, lmb_dist_next(&R->dist, &t->rng));
         break;
     case LMB_LOOP_HOLD: {
         uint64_t key;
@@ -359,27 +455,49 @@ int main(int argc, char **argv) {
     R.cut_insert = R.cut_get + R.w->insert_pct;
     R.cut_remove = R.cut_insert + R.w->remove_pct;
 
-    /* The map, prefilled outside the timed phase. */
-    lockmap_options mo = {
-        .value_size = sizeof(uint64_t),
-        .capacity = (size_t)o.keys,
-        .shards = (size_t)o.shards,
-        .seed = lmb_mix64(o.seed ^ 0x5eed) | 1,
-    };
-    R.map = lockmap_new(&mo);
-    if (!R.map) die("lockmap_new failed");
+    /* The map (or the lock, or the floor table), prefilled outside the
+     * timed phase. The allocator's count of bytes in use is read around it:
+     * what the structure holds per key beyond its 8-byte key and 8-byte
+     * value is the bytes_per_key column. */
+    R.map_seed = lmb_mix64(o.seed ^ 0x5eed) | 1;
     uint64_t initial = lmb_workload_initial_value(R.w);
-    for (uint64_t k = 0; k < o.keys; k++)
-        if (lockmap_insert(R.map, &k, sizeof k, &initial, NULL) != 0)
-            die("prefill failed");
+    uint64_t mem0 = 0, mem1 = 0;
+    bool mem_ok = R.w->loop != LMB_LOOP_LOCK && lmb_allocated_bytes(&mem0) == 0;
+    if (R.w->loop == LMB_LOOP_LOCK) {
+        R.one = aligned_alloc(64, sizeof *R.one);
+        if (!R.one) die("out of memory");
+        lm_lock_init(&R.one->lock);
+        R.one->count = 0;
+    } else if (R.w->loop == LMB_LOOP_FLOOR) {
+        R.slots = floor_build(o.keys, R.map_seed, &R.floor_mask);
+        if (!R.slots) die("out of memory for the floor table");
+    } else {
+        lockmap_options mo = {
+            .value_size = sizeof(uint64_t),
+            .capacity = (size_t)o.keys,
+            .shards = (size_t)o.shards,
+            .seed = R.map_seed,
+        };
+        R.map = lockmap_new(&mo);
+        if (!R.map) die("lockmap_new failed");
+        for (uint64_t k = 0; k < o.keys; k++)
+            if (lockmap_insert(R.map, &k, sizeof k, &initial, NULL) != 0)
+                die("prefill failed");
+    }
+    mem_ok = mem_ok && lmb_allocated_bytes(&mem1) == 0 && mem1 >= mem0;
+    double bytes_per_key =
+        mem_ok ? (double)(mem1 - mem0) / (double)o.keys - 16.0 : 0.0;
 
     if (lmb_dist_init(&R.dist, &o.dist, o.keys, o.seed) != 0)
         die("cannot build the key distribution");
     R.hot_key = lmb_dist_key_of_rank(&R.dist, 0);
     R.held_key = R.hot_key;
-    double keygen_ns = R.w->loop == LMB_LOOP_HOT ? 0 : keygen_cost(&R.dist, o.seed);
+    double keygen_ns =
+        lmb_workload_draws_keys(R.w) ? keygen_cost(&R.dist, o.seed) : 0;
+    /* memory runs no threads. */
+    bool timed = R.w->loop != LMB_LOOP_MEMORY;
 
-    if (o.cs_ns || o.think_ns) {
+    if (timed && (o.cs_ns || o.think_ns)) {
         double ipn = lmb_busy_calibrate();
         R.cs_iters = lmb_busy_iters(ipn, o.cs_ns);
         R.think_iters = lmb_busy_iters(ipn, o.think_ns);
@@ -412,13 +530,17 @@ int main(int argc, char **argv) {
     if (pthread_barrier_init(&R.start, NULL, R.nthreads + 1) != 0)
         die("pthread_barrier_init failed");
     bool warm = o.warmup > 0;
+    /* seq_cst (the default), before any thread exists: pthread_create
+     * publishes it anyway. */
     atomic_store(&R.phase, warm ? PH_WARMUP : PH_MEASURE);
+    unsigned started = timed ? R.nthreads : 0;
     for (unsigned i = 0; i < R.nthreads; i++) {
         th[i].id = i;
         th[i].R = &R;
         th[i].rng = lmb_rng_seeded(o.seed, i + 1);
         th[i].holder = R.w->loop == LMB_LOOP_HOLD && i == 0;
         lmb_hist_init(&th[i].hist);
+        if (i >= started) continue;
         int rc = pthread_create(&th[i].tid, NULL, thread_main, &th[i]);
         if (rc != 0) {
             fprintf(stderr, "lmbench_%s: pthread_create: %s\n", LMB_VARIANT,
@@ -426,22 +548,30 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    pthread_barrier_wait(&R.start);
-    uint64_t t0 = lmb_now_ns();
-    if (warm) {
-        sleep_until(t0 + (uint64_t)(o.warmup * 1e9));
+    uint64_t t0 = 0, t1 = 0;
+    if (timed) {
+        pthread_barrier_wait(&R.start);
         t0 = lmb_now_ns();
-        atomic_store(&R.phase, PH_MEASURE);
+        if (warm) {
+            sleep_until(t0 + (uint64_t)(o.warmup * 1e9));
+            t0 = lmb_now_ns();
+            /* seq_cst (the default): the threads only poll it (relaxed);
+             * the results are read after pthread_join, which orders them. */
+            atomic_store(&R.phase, PH_MEASURE);
+        }
+        sleep_until(t0 + (uint64_t)(o.duration * 1e9));
+        /* seq_cst (the default), as above. */
+        atomic_store(&R.phase, PH_STOP);
+        t1 = lmb_now_ns();
+        for (unsigned i = 0; i < R.nthreads; i++)
+            pthread_join(th[i].tid, NULL);
     }
-    sleep_until(t0 + (uint64_t)(o.duration * 1e9));
-    atomic_store(&R.phase, PH_STOP);
-    uint64_t t1 = lmb_now_ns();
-    for (unsigned i = 0; i < R.nthreads; i++) pthread_join(th[i].tid, NULL);
     double elapsed = (double)(t1 - t0) * 1e-9;
 
     /* Totals. */
     uint64_t ops = 0, mn = UINT64_MAX, mx = 0, incs = 0, ins = 0, rem = 0;
     uint64_t misses = 0, errors = 0, replaced = 0, vcsw = 0, ivcsw = 0;
+    uint64_t ref_incs = 0, all_ops = 0;
     double sq = 0, user = 0, sys = 0;
     unsigned workers = 0, bind_fail = 0;
     lmb_hist hist;
@@ -454,8 +584,10 @@ int main(int argc, char **argv) {
         misses += t->get_misses;
         errors += t->errors;
         replaced += t->replaced_new;
+        ref_incs += t->ref_incs;
         if (t->bind_rc) bind_fail++;
         if (t->holder) continue;
+        all_ops += t->ops;
         workers++;
         ops += t->measured;
         if (t->measured < mn) mn = t->measured;
@@ -474,7 +606,13 @@ int main(int argc, char **argv) {
     /* Test hook: LMBENCH_FAULT=verify corrupts one value after the run, so
      * the tests can watch the verification catch it. */
     const char *fault = getenv("LMBENCH_FAULT");
-    if (fault && strcmp(fault, "verify") == 0) {
+    if (fault && strcmp(fault, "verify") == 0 && R.one) {
+        R.one->count++;
+    } else if (fault && strcmp(fault, "verify") == 0 && R.slots) {
+        uint64_t i = 0;
+        while (R.slots[i].key == FLOOR_EMPTY) i++; /* keys >= 1 */
+        R.slots[i].value++;
+    } else if (fault && strcmp(fault, "verify") == 0) {
         uint64_t k = 0;
         lockmap_entry e = LOCKMAP_ENTRY_INIT;
         if (lockmap_lock(R.map, &k, sizeof k, &e) == 0) {
@@ -484,21 +622,51 @@ int main(int argc, char **argv) {
         }
     }
 
-    /* Verification, on the quiescent map. */
-    sums s = {0, 0};
-    lockmap_for_each(R.map, sum_values, &s);
-    size_t len = lockmap_len(R.map);
-    uint64_t want_len = o.keys + ins - rem;
-    uint64_t want_sum = o.keys * initial + incs;
+    /* Verification, on the quiescent map (or lock, or floor table). */
     char detail[512];
     bool ok = true;
-    int dl = snprintf(detail, sizeof detail, "sum=%llu len=%zu",
-                      (unsigned long long)s.sum, len);
-    (void)dl;
-    if (s.sum != want_sum) {
+    sums s = {0, 0};
+    size_t len = 0;
+    uint64_t want_len = o.keys + ins - rem;
+    uint64_t want_sum = o.keys * initial + incs;
+    if (R.one) {
+        /* Every operation (all phases) incremented the counter once. */
+        s.sum = R.one->count;
+        s.count = len = o.keys;
+        want_sum = all_ops;
+        snprintf(detail, sizeof detail, "count=%llu",
+                 (unsigned long long)s.sum);
+    } else if (R.slots) {
+        for (uint64_t i = 0; i <= R.floor_mask; i++)
+            if (R.slots[i].key != FLOOR_EMPTY) {
+                s.sum += R.slots[i].value;
+                s.count++;
+            }
+        len = s.count;
+        want_sum = all_ops;
+        snprintf(detail, sizeof detail, "sum=%llu slots=%llu",
+                 (unsigned long long)s.sum,
+                 (unsigned long long)(R.floor_mask + 1));
+    } else {
+        lockmap_for_each(R.map, sum_values, &s);
+        len = lockmap_len(R.map);
+        snprintf(detail, sizeof detail, "sum=%llu len=%zu",
+                 (unsigned long long)s.sum, len);
+    }
+    if ((R.one || R.slots) && ref_incs != all_ops) {
         ok = false;
-        snprintf(detail, sizeof detail, "sum of values %llu != expected %llu",
-                 (unsigned long long)s.sum, (unsigned long long)want_sum);
+        snprintf(detail, sizeof detail, "%llu increments != %llu operations",
+                 (unsigned long long)ref_incs, (unsigned long long)all_ops);
+    } else if (s.sum != want_sum) {
+        ok = false;
+        if (R.one || R.slots)
+            snprintf(detail, sizeof detail, "%s %llu != %llu operations",
+                     R.one ? "counter" : "sum of values",
+                     (unsigned long long)s.sum, (unsigned long long)want_sum);
+        else
+            snprintf(detail, sizeof detail,
+                     "sum of values %llu != expected %llu",
+                     (unsigned long long)s.sum, (unsigned long long)want_sum);
     } else if (len != want_len || s.count != want_len) {
         ok = false;
         snprintf(detail, sizeof detail,
@@ -525,7 +693,10 @@ int main(int argc, char **argv) {
     lmb_row_set(&row, LMB_COL_allocator_version, "%s", aver);
     lmb_row_set(&row, LMB_COL_workload, "%s", R.w->name);
     lmb_row_set(&row, LMB_COL_dist, "%s",
-                R.w->loop == LMB_LOOP_HOT ? "single" : o.dist_name);
+                R.w->loop == LMB_LOOP_HOT || R.w->loop == LMB_LOOP_LOCK
+                    ? "single"
+                : R.w->loop == LMB_LOOP_MEMORY ? "none"
+                                               : o.dist_name);
     lmb_row_set(&row, LMB_COL_threads, "%u", R.nthreads);
     lmb_row_set(&row, LMB_COL_keys, "%llu", (unsigned long long)o.keys);
     lmb_row_set(&row, LMB_COL_shards, "%llu", (unsigned long long)o.shards);
@@ -542,7 +713,8 @@ int main(int argc, char **argv) {
     lmb_row_set(&row, LMB_COL_warmup_s, "%g", o.warmup);
     lmb_row_set(&row, LMB_COL_duration_s, "%.6f", elapsed);
     lmb_row_set(&row, LMB_COL_ops, "%llu", (unsigned long long)ops);
-    lmb_row_set(&row, LMB_COL_mops, "%.4f", (double)ops / elapsed / 1e6);
+    lmb_row_set(&row, LMB_COL_mops, "%.4f",
+                elapsed > 0 ? (double)ops / elapsed / 1e6 : 0.0);
     lmb_row_set(&row, LMB_COL_ns_per_op, "%.2f",
                 ops ? (double)workers * elapsed * 1e9 / (double)ops : 0.0);
     bool lat = o.latency_sample > 0 && hist.count > 0;
@@ -574,6 +746,10 @@ int main(int argc, char **argv) {
     if (o.pin != LMB_PIN_NONE)
         lmb_pin_plan_format(R.plan, R.nthreads, plan, sizeof plan);
     lmb_row_set(&row, LMB_COL_pin_plan, "%s", plan);
+    if (mem_ok)
+        lmb_row_set(&row, LMB_COL_bytes_per_key, "%.2f", bytes_per_key);
+    else
+        lmb_row_set(&row, LMB_COL_bytes_per_key, "%s", "");
 
     size_t hl, rl;
     char *h = lmb_csv_header(&hl), *line = lmb_csv_row(&row, &rl);
@@ -594,5 +770,8 @@ int main(int argc, char **argv) {
     hwloc_topology_destroy(R.topo);
     lmb_dist_destroy(&R.dist);
     lockmap_free(R.map);
+    if (R.one) lm_lock_destroy(&R.one->lock);
+    free(R.one);
+    floor_free(R.slots, R.floor_mask);
     return ok ? 0 : 1;
 }

@@ -75,6 +75,17 @@ void lmb_table_row(lmb_table *t, const lmb_row *r) {
         preamble(t, r);
         t->started = true;
     }
+    if (strcmp(G(workload), "memory") == 0) {
+        const char *b = G(bytes_per_key);
+        fprintf(t->out,
+                "%-*s %-8s %4s %3s   %s bytes per key beyond the 16 of key "
+                "and value (%s keys, %s)   %-6s\n",
+                t->vw, G(variant), G(workload), G(threads), G(rep),
+                *b ? b : "-", G(keys), G(allocator), G(verify));
+        if (strcmp(G(verify), "ok") != 0)
+            fprintf(t->out, "    ^ verification: %s\n", G(verify_detail));
+        return;
+    }
     char p50[16], p99[16], p999[16], mx[16], per[16];
     lmb_fmt_duration(G(ns_per_op), per, sizeof per);
     lmb_fmt_duration(G(p50_ns), p50, sizeof p50);
@@ -98,12 +109,10 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 void lmb_table_summary(lmb_table *t, lmb_row *rows, const bool *have,
-                       size_t n) {
+                       size_t n, size_t ran) {
     const lmb_opts *o = t->o;
     if (o->repeat < 2 || !t->started) return;
-    fprintf(t->out, "\nover %u repetitions (Mops):\n", o->repeat);
-    fprintf(t->out, "%-*s %-8s %4s %9s %9s %9s %6s\n", t->vw, "variant", "workload",
-            "thr", "median", "min", "max", "fails");
+    bool head = false;
     size_t per_rep = n / o->repeat;
     double *vals = calloc(o->repeat, sizeof *vals);
     if (!vals) return;
@@ -113,15 +122,24 @@ void lmb_table_summary(lmb_table *t, lmb_row *rows, const bool *have,
         const lmb_row *r = NULL;
         for (unsigned rep = 0; rep < o->repeat; rep++) {
             size_t idx = rep * per_rep + i;
+            if (idx >= ran) break;
             if (!have[idx]) {
                 fails++;
                 continue;
             }
             r = &rows[idx];
+            if (strcmp(G(workload), "memory") == 0) break; /* no Mops */
             if (strcmp(G(verify), "ok") != 0) fails++;
             vals[k++] = strtod(G(mops), NULL);
         }
         if (!k) continue;
+        if (!head) {
+            fprintf(t->out, "\nover %u repetitions (Mops):\n", o->repeat);
+            fprintf(t->out, "%-*s %-8s %4s %9s %9s %9s %6s\n", t->vw,
+                    "variant", "workload", "thr", "median", "min", "max",
+                    "fails");
+            head = true;
+        }
         qsort(vals, k, sizeof *vals, cmp_double);
         double med = k % 2 ? vals[k / 2] : (vals[k / 2 - 1] + vals[k / 2]) / 2;
         fprintf(t->out, "%-*s %-8s %4s %9.3f %9.3f %9.3f %6u\n", t->vw, G(variant),
