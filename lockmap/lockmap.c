@@ -1,28 +1,37 @@
 /* The lockmap core: shards of chained hash tables of per-key states.
  *
  * Each key that has a value, or that some thread holds or waits for, has one
- * state: its lock (from the back end linked in), a reference count, a
- * has-value flag, its hash, and the value and key bytes inline.
+ * state: its lock (from the back end linked in), a state word, its hash, and
+ * the value and key bytes inline in one allocation.
  *
- *   shard lock (always the futex mutex) guards: the shard's table, every
- *       state's `next` and `refs`, and the state's existence;
- *   key lock (the back end's) guards: the state's value and `has_value`.
+ * The state word packs a reference count (threads that hold, wait for, walk
+ * or are looking at the key), HAS_VALUE and DEAD:
  *
- * `refs` counts the threads that hold, wait for, or walk over the state. A
- * state is freed when refs drops to 0 and it has no value, decided under the
- * shard lock, so a thread that has just found it there cannot lose it. The
- * shard lock is never held while waiting for a key lock, and a key lock holder
- * may take any shard lock, so the two levels cannot deadlock.
+ *     live, refs = n, maybe a value --(last unpin, no value:
+ *          ^                           CAS 0 -> DEAD under the shard lock)-->
+ * DEAD |                                                                  |
+ *          +---- recycled for a new key (shard lock, release store) ----------+
  *
- * While refs == 0 nobody holds the key, so one-shot operations (get, insert,
- * remove, contains) read or write the value right under the shard lock: the
- * fast path. Otherwise they pin the state, drop the shard lock and take the
- * key lock like any entry.
+ *   shard lock (always the futex mutex) guards: the table and chains, making
+ *       states DEAD, the shard's pool of dead states, LRU order;
+ *   key lock (the back end's) guards: the value and HAS_VALUE.
  *
- * The same core serves the LRU map (lockmap_lru.h): then every state carries
- * list links just before it, and each shard keeps the states that have values
- * in most-recently-used order, under the shard lock. Only states with refs == 0
- * (nobody holds, waits for or walks them) are ever evicted. */
+ * Finding a key takes no lock when it exists (plain maps): walk the chain with
+ * acquire loads, then pin the state with a CAS that refuses DEAD states, then
+ * check the key. Memory of DEAD states is not returned to the allocator but
+ * kept in the shard's pool and reused for new keys of the same size, so a
+ * stale pointer always points at a state: its atomic fields can be read, the
+ * pin fails if it is dead, and the key check catches a state that was reused
+ * for another key. Anything unexpected (a miss, a long chain) falls back to
+ * the locked lookup, which also creates missing states. Tables replaced by a
+ * resize are likewise kept until lockmap_free.
+ *
+ * LRU maps (lockmap_lru.h) always look up under the shard lock, since every
+ * access may reorder the shard's LRU list; their dead states go straight back
+ * to the allocator. Each LRU state carries its list links just before it.
+ *
+ * A thread waiting for a key lock never holds a shard lock, and a key lock
+ * holder may take any shard lock, so the two levels cannot deadlock. */
 #include "lockmap/lockmap.h"
 
 #include <errno.h>
@@ -40,17 +49,30 @@
 
 #define LM_MAX_SHARDS ((size_t)1 << 16)
 #define LM_MIN_BUCKETS 8
-/* Grow a shard's table when states exceed 3/4 of its buckets. */
-#define LM_LOAD_NUM 3
-#define LM_LOAD_DEN 4
+/* Grow a shard's table when it holds more states than buckets: chains then
+ * stay about one state long, and buckets cost 8-16 bytes per key. */
+#define LM_LOAD_NUM 1
+#define LM_LOAD_DEN 1
+/* A lock-free lookup gives up after this many chain steps (chains are ~1
+ * long; only stale pointers into reused states make them longer). */
+#define LM_OPTIMISTIC_STEPS 32
+/* Dead states are pooled by size in 16-byte classes up to this many classes;
+ * larger ones share one list, searched this far for an exact size. */
+#define LM_POOL_CLASSES 64
+#define LM_POOL_LARGE_SCAN 8
+
+/* State word. */
+#define LM_HAS_VALUE 1u
+#define LM_DEAD 2u
+#define LM_REF 4u
 
 typedef struct lm_state lm_state;
 struct lm_state {
-    lm_state *next; /* hash chain; shard lock */
-    uint64_t hash;
-    size_t klen;
-    uint32_t refs;  /* holders, waiters and walkers; shard lock */
-    bool has_value; /* key lock, or shard lock while refs == 0 */
+    _Atomic(lm_state *) next; /* chain (or pool); written under shard lock */
+    _Atomic uint64_t hash;    /* set before the state is published */
+    _Atomic uint32_t word;    /* refs * LM_REF | LM_DEAD | LM_HAS_VALUE */
+    uint32_t klen;
+    uint32_t size; /* allocation size, for the pool */
     lm_lock_t lock;
     /* value_size bytes of value at LM_VALUE_OFFSET, then the key bytes. */
 };
@@ -65,15 +87,24 @@ struct lm_lru_links {
 #define LM_ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
 #define LM_VALUE_OFFSET LM_ALIGN_UP(sizeof(lm_state), alignof(max_align_t))
 
+/* A shard's table; replaced whole on resize, so a lock-free reader always
+ * sees a mask that matches its buckets. */
+typedef struct lm_table lm_table;
+struct lm_table {
+    size_t mask;
+    lm_table *retired; /* older tables, kept for late readers */
+    _Atomic(lm_state *) buckets[];
+};
+
 typedef struct lm_shard {
     alignas(64) futex_lock_t lock;
-    uint32_t walkers; /* for_each/retain/clear in this shard: no resizing */
-    lm_state **buckets;
-    size_t mask;    /* buckets - 1 */
-    size_t nstates; /* shard lock */
+    uint32_t walkers;          /* for_each/retain/clear inside: no resizing */
+    _Atomic(lm_table *) table; /* replaced under the shard lock */
+    size_t nstates;            /* linked states; shard lock */
     /* Written under a shard or key lock, read without one by lockmap_len:
      * relaxed, as it is only a count. */
     _Atomic size_t nvalues;
+    lm_state *pool[LM_POOL_CLASSES + 1]; /* dead states by size class */
     lm_lru_links lru; /* sentinel: next is most, prev least recently used */
     size_t share;     /* LRU map: values this shard may keep */
 } lm_shard;
@@ -114,6 +145,18 @@ static inline unsigned char *st_key(lockmap *map, lm_state *st) {
     return st_value(st) + map->value_size;
 }
 
+/* Relaxed: the hash never changes while anyone can pin the state, and
+ * lock-free readers only use it as a hint before pinning. */
+static inline uint64_t st_hash(lm_state *st) {
+    return atomic_load_explicit(&st->hash, memory_order_relaxed);
+}
+
+/* Relaxed: HAS_VALUE is read by the key lock holder, who wrote it last or
+ * acquired the key lock after whoever did. */
+static inline bool has_value(lm_state *st) {
+    return atomic_load_explicit(&st->word, memory_order_relaxed) & LM_HAS_VALUE;
+}
+
 const char *lockmap_variant(void) { return lm_lock_name(); }
 
 /* ---- hashing and seeds ----------------------------------------------------
@@ -152,53 +195,86 @@ static inline lm_shard *shard_of(lockmap *map, uint64_t h) {
     return &map->shards[(h >> 32) & map->shard_mask];
 }
 
+/* The shard's current table. Under the shard lock relaxed suffices (it is
+ * only written under that lock). */
+static inline lm_table *table_locked(lm_shard *sh) {
+    return atomic_load_explicit(&sh->table, memory_order_relaxed);
+}
+
+/* Chain pointers under the shard lock: relaxed, the lock orders them. */
+static inline lm_state *next_locked(_Atomic(lm_state *) *link) {
+    return atomic_load_explicit(link, memory_order_relaxed);
+}
+
+static inline void set_link(_Atomic(lm_state *) *link, lm_state *st) {
+    /* Release: a lock-free reader that loads st (acquire) sees st fully
+     * initialised, and the rest of the chain behind it. */
+    atomic_store_explicit(link, st, memory_order_release);
+}
+
+/* Only for a pinned state or under the shard lock: the key bytes are stable. */
 static inline bool st_matches(lockmap *map, lm_state *st, uint64_t h,
                               const void *key, size_t klen) {
-    return st->hash == h && st->klen == klen &&
+    return st_hash(st) == h && st->klen == klen &&
            (klen == 0 || memcmp(st_key(map, st), key, klen) == 0);
 }
 
 /* The link that points at the key's state, or at the chain's terminating NULL
  * when the key has none. Shard lock held. */
-static lm_state **find_link(lockmap *map, lm_shard *sh, uint64_t h,
-                            const void *key, size_t klen) {
-    lm_state **link = &sh->buckets[h & sh->mask];
-    while (*link && !st_matches(map, *link, h, key, klen))
-        link = &(*link)->next;
+static _Atomic(lm_state *) *find_link(lockmap *map, lm_shard *sh, uint64_t h,
+                                      const void *key, size_t klen) {
+    lm_table *t = table_locked(sh);
+    _Atomic(lm_state *) *link = &t->buckets[h & t->mask];
+    lm_state *st;
+    while ((st = next_locked(link)) && !st_matches(map, st, h, key, klen))
+        link = &st->next;
     return link;
 }
 
-static lm_state **link_of(lm_shard *sh, lm_state *st) {
-    lm_state **link = &sh->buckets[st->hash & sh->mask];
-    while (*link != st) link = &(*link)->next;
+static _Atomic(lm_state *) *link_of(lm_shard *sh, lm_state *st) {
+    lm_table *t = table_locked(sh);
+    _Atomic(lm_state *) *link = &t->buckets[st_hash(st) & t->mask];
+    while (next_locked(link) != st) link = &next_locked(link)->next;
     return link;
 }
 
-/* Double the table when it is loaded past 3/4, unless a walk is under way
- * (walkers rely on bucket positions). A failed allocation just leaves the
- * chains longer. Shard lock held. */
+static lm_table *new_table(size_t nbuckets) {
+    lm_table *t = lm_calloc(1, sizeof *t + nbuckets * sizeof t->buckets[0]);
+    if (t) t->mask = nbuckets - 1;
+    return t;
+}
+
+/* Double the table when it is loaded past LM_LOAD, unless a walk is under way
+ * (walkers rely on bucket positions). The old table stays allocated for
+ * lock-free readers still inside it; their walks may now miss, and they fall
+ * back to the locked lookup. A failed allocation leaves the chains longer.
+ * Shard lock held. */
 static void maybe_grow(lm_shard *sh) {
-    size_t n = sh->mask + 1;
+    lm_table *old = table_locked(sh);
+    size_t n = old->mask + 1;
     if (sh->walkers || sh->nstates * LM_LOAD_DEN <= n * LM_LOAD_NUM) return;
-    if (n > SIZE_MAX / 2 / sizeof(lm_state *)) return;
-    lm_state **nb = lm_calloc(n * 2, sizeof *nb);
-    if (!nb) return;
-    size_t nmask = n * 2 - 1;
+    if (n > SIZE_MAX / 2 / sizeof(lm_state *) - 1) return;
+    lm_table *t = new_table(n * 2);
+    if (!t) return;
     for (size_t b = 0; b < n; b++) {
-        lm_state *st = sh->buckets[b];
+        lm_state *st = next_locked(&old->buckets[b]);
         while (st) {
-            lm_state *next = st->next;
-            st->next = nb[st->hash & nmask];
-            nb[st->hash & nmask] = st;
+            lm_state *next = next_locked(&st->next);
+            _Atomic(lm_state *) *head = &t->buckets[st_hash(st) & t->mask];
+            /* Relaxed: t is published with release below. */
+            atomic_store_explicit(&st->next, next_locked(head),
+                                  memory_order_relaxed);
+            atomic_store_explicit(head, st, memory_order_relaxed);
             st = next;
         }
     }
-    lm_free(sh->buckets);
-    sh->buckets = nb;
-    sh->mask = nmask;
+    t->retired = old;
+    /* Release: readers that load the new table see its chains. */
+    atomic_store_explicit(&sh->table, t, memory_order_release);
 }
 
-/* ---- LRU order (LRU maps only; shard lock held unless said otherwise) ---- */
+/* ---- LRU order (LRU maps only; shard lock held) ----------------------------
+ */
 
 static inline lm_lru_links *lru_links(lm_state *st) {
     return (lm_lru_links *)st - 1;
@@ -239,137 +315,245 @@ static size_t count_of_values(lm_shard *sh) {
     return atomic_load_explicit(&sh->nvalues, memory_order_relaxed);
 }
 
-/* Unlink least recently used states that nobody references until the shard
- * is back within its share (or only referenced states are left). Returns them
- * chained through `next`, for release_victims once the shard lock is gone. */
-static lm_state *lru_evict_locked(lm_shard *sh) {
-    lm_state *victims = NULL;
-    size_t n = count_of_values(sh);
-    lm_lru_links *l = sh->lru.prev;
-    while (n > sh->share && l != &sh->lru) {
-        lm_lru_links *older = l->prev;
-        lm_state *st = lru_state(l);
-        if (st->refs == 0) { /* so has_value is true and stable */
-            lru_unlink(st);
-            *link_of(sh, st) = st->next;
-            sh->nstates--;
-            count_values(sh, -1);
-            n--;
-            st->next = victims;
-            victims = st;
-        }
-        l = older;
-    }
-    return victims;
-}
-
-/* A new state for the key, with refs 0 and no value, linked at *link.
- * NULL on ENOMEM. Shard lock held. */
-static lm_state *new_state(lockmap *map, lm_shard *sh, lm_state **link,
-                           uint64_t h, const void *key, size_t klen) {
-    size_t fixed = map->state_prefix + LM_VALUE_OFFSET + map->value_size;
-    if (klen > SIZE_MAX - fixed) return NULL;
-    unsigned char *base = lm_malloc(fixed + klen);
-    if (!base) return NULL;
-    lm_state *st = (lm_state *)(base + map->state_prefix);
-    if (map->lru) *lru_links(st) = (lm_lru_links){NULL, NULL};
-    st->next = NULL;
-    st->hash = h;
-    st->klen = klen;
-    st->refs = 0;
-    st->has_value = false;
-    lm_lock_init(&st->lock);
-    if (klen) memcpy(st_key(map, st), key, klen);
-    *link = st;
-    sh->nstates++;
-    maybe_grow(sh);
-    return st;
-}
+/* ---- state memory ----------------------------------------------------------
+ */
 
 static void free_state(lockmap *map, lm_state *st) {
     lm_lock_destroy(&st->lock);
     lm_free((unsigned char *)st - map->state_prefix);
 }
 
-/* Drop one reference; unlink the state if it is now unused and empty and
- * return it for the caller to free after releasing the shard lock (NULL
- * otherwise). Shard lock held. */
-static lm_state *unref_locked(lm_shard *sh, lm_state *st) {
-    /* has_value is read only once refs is 0: every writer released the key
-     * lock and then this shard lock before, so the read is ordered. */
-    if (--st->refs != 0 || st->has_value) return NULL;
-    *link_of(sh, st) = st->next;
+static size_t pool_class(uint32_t size) {
+    size_t c = size / 16;
+    return c < LM_POOL_CLASSES ? c : LM_POOL_CLASSES;
+}
+
+/* A dead state of exactly `size` bytes from the pool, or NULL. Shard lock. */
+static lm_state *pool_take(lm_shard *sh, uint32_t size) {
+    size_t c = pool_class(size);
+    lm_state *prev = NULL, *st = sh->pool[c];
+    for (int i = 0; st && i < LM_POOL_LARGE_SCAN; i++) {
+        lm_state *next = next_locked(&st->next);
+        if (st->size == size) {
+            if (prev)
+                atomic_store_explicit(&prev->next, next, memory_order_relaxed);
+            else
+                sh->pool[c] = next;
+            return st;
+        }
+        prev = st;
+        st = next;
+    }
+    return NULL;
+}
+
+/* Retire an unlinked dead state. Plain maps keep its memory for reuse (a
+ * lock-free reader may still look at it); LRU maps free it. Shard lock. */
+static void retire_state(lockmap *map, lm_shard *sh, lm_state *st) {
+    if (map->lru) {
+        free_state(map, st);
+        return;
+    }
+    lm_state **slot = &sh->pool[pool_class(st->size)];
+    /* Relaxed: the pool is only used under the shard lock; stray readers
+     * that follow this link find dead states, which refuse pins. */
+    atomic_store_explicit(&st->next, *slot, memory_order_relaxed);
+    *slot = st;
+}
+
+/* Unlink a state that was just made DEAD under the shard lock. */
+static void unlink_dead(lockmap *map, lm_shard *sh, lm_state *st) {
+    set_link(link_of(sh, st), next_locked(&st->next));
     sh->nstates--;
+    if (map->lru) lru_unlink(st);
+}
+
+/* Make an unreferenced state dead if its word is exactly `expect` (0: empty;
+ * LM_HAS_VALUE: a value nobody holds, to evict or pop). Shard lock held. */
+static bool kill(lm_state *st, uint32_t expect) {
+    /* Acquire: the last holder's writes (value, HAS_VALUE) were released by
+     * its unpin; we read or drop the value next. */
+    return atomic_compare_exchange_strong_explicit(&st->word, &expect, LM_DEAD,
+                                                   memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
+/* A new state for the key, linked at the head of its chain, with the given
+ * initial word (refs and/or HAS_VALUE). NULL on ENOMEM. Shard lock held. */
+static lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
+                           const void *key, size_t klen, uint32_t word) {
+    size_t fixed = map->state_prefix + LM_VALUE_OFFSET + map->value_size;
+    size_t size = LM_ALIGN_UP(fixed + klen, 16);
+    lm_state *st = pool_take(sh, (uint32_t)size);
+    if (!st) {
+        unsigned char *base = lm_malloc(size);
+        if (!base) return NULL;
+        st = (lm_state *)(base + map->state_prefix);
+        atomic_init(&st->word, LM_DEAD);
+        atomic_init(&st->next, NULL);
+        atomic_init(&st->hash, 0);
+        st->size = (uint32_t)size;
+    } else {
+        lm_lock_destroy(&st->lock);
+    }
+    /* Relaxed: published by the release stores below. */
+    atomic_store_explicit(&st->hash, h, memory_order_relaxed);
+    st->klen = (uint32_t)klen;
+    lm_lock_init(&st->lock);
+    if (klen) memcpy(st_key(map, st), key, klen);
+    if (map->lru) *lru_links(st) = (lm_lru_links){NULL, NULL};
+    lm_table *t = table_locked(sh);
+    _Atomic(lm_state *) *head = &t->buckets[h & t->mask];
+    atomic_store_explicit(&st->next, next_locked(head), memory_order_relaxed);
+    /* Release: a stale reader that pins this (reused) state sees the new key
+     * and lock, not the old ones. */
+    atomic_store_explicit(&st->word, word, memory_order_release);
+    set_link(head, st);
+    sh->nstates++;
+    maybe_grow(sh);
     return st;
 }
 
-/* Drop and free evicted states; no lock held. */
+/* ---- pinning
+ * ----------------------------------------------------------------- */
+
+/* Drop a reference with the shard lock held; the last one out of a state
+ * with no value makes it dead and retires it. */
+static void unpin_locked(lockmap *map, lm_shard *sh, lm_state *st) {
+    /* Release: our writes under the key lock (value, HAS_VALUE) happen
+     * before whoever later kills, evicts or reads the state. */
+    uint32_t w =
+        atomic_fetch_sub_explicit(&st->word, LM_REF, memory_order_release) -
+        LM_REF;
+    if (w == 0 && kill(st, 0)) {
+        unlink_dead(map, sh, st);
+        retire_state(map, sh, st);
+    }
+}
+
+/* Drop a reference. On a plain map the decrement needs no lock: state memory
+ * is never freed there, so a stale look after it is harmless, and the CAS to
+ * DEAD under the shard lock loses to anyone who pinned the state again. LRU
+ * maps free dead states, so they decrement under the lock. */
+static void unpin(lockmap *map, lm_shard *sh, lm_state *st) {
+    if (!map->lru) {
+        /* Release: as in unpin_locked. */
+        uint32_t w =
+            atomic_fetch_sub_explicit(&st->word, LM_REF, memory_order_release) -
+            LM_REF;
+        if (w != 0) return;
+        futex_lock(&sh->lock, NULL);
+        if (kill(st, 0)) {
+            unlink_dead(map, sh, st);
+            retire_state(map, sh, st);
+        }
+        futex_unlock(&sh->lock, NULL);
+        return;
+    }
+    futex_lock(&sh->lock, NULL);
+    unpin_locked(map, sh, st);
+    futex_unlock(&sh->lock, NULL);
+}
+
+/* Take a reference without the shard lock, if the key's state is there and
+ * alive; NULL sends the caller to the locked path. Plain maps only. */
+static lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
+                              const void *key, size_t klen) {
+    /* Acquire: see the table's and the states' contents as published. */
+    lm_table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
+    lm_state *st =
+        atomic_load_explicit(&t->buckets[h & t->mask], memory_order_acquire);
+    for (int i = 0; st && i < LM_OPTIMISTIC_STEPS; i++) {
+        if (st_hash(st) == h) {
+            uint32_t w = atomic_load_explicit(&st->word, memory_order_relaxed);
+            do {
+                if (w & LM_DEAD) return NULL;
+                /* Acquire on success: pairs with the release that made the
+                 * state live, so its key, klen and lock are visible. */
+            } while (!atomic_compare_exchange_weak_explicit(
+                &st->word, &w, w + LM_REF, memory_order_acquire,
+                memory_order_relaxed));
+            if (st_matches(map, st, h, key, klen)) return st;
+            unpin(map, sh, st); /* reused for another key meanwhile */
+            return NULL;
+        }
+        st = atomic_load_explicit(&st->next, memory_order_acquire);
+    }
+    return NULL;
+}
+
+/* How pin treats a key with no state. */
+typedef enum { PIN_CREATE, PIN_EXISTING } lm_pin_mode;
+
+/* Find (or create) the key's state, take a reference on it and (LRU maps,
+ * when `promote`) make it the most recently used. 0; -ENOENT when the key has
+ * no state and `mode` says not to create one; -ENOMEM. */
+static int pin(lockmap *map, uint64_t h, const void *key, size_t klen,
+               lm_pin_mode mode, bool promote, lm_state **out) {
+    lm_shard *sh = shard_of(map, h);
+    if (!map->lru && (*out = pin_lockfree(map, sh, h, key, klen))) return 0;
+    futex_lock(&sh->lock, NULL);
+    lm_state *st = next_locked(find_link(map, sh, h, key, klen));
+    int rc = 0;
+    if (st) {
+        /* Relaxed: linked states are alive while we hold the shard lock,
+         * and the key lock taken next orders the rest. */
+        atomic_fetch_add_explicit(&st->word, LM_REF, memory_order_relaxed);
+        if (promote) lru_touch(map, sh, st);
+    } else if (mode == PIN_CREATE) {
+        st = new_state(map, sh, h, key, klen, LM_REF);
+        if (!st) rc = -ENOMEM;
+    } else {
+        rc = -ENOENT;
+    }
+    futex_unlock(&sh->lock, NULL);
+    *out = st;
+    return rc;
+}
+
+/* ---- values (key lock held)
+ * ---------------------------------------------------- */
+
+static void drop_value(lockmap *map, void *value) {
+    if (map->value_drop) map->value_drop(value, map->ctx);
+}
+
+/* Release frees and eviction: drop and free (LRU) or pool (plain) the states
+ * unlinked by eviction, with no lock held. */
 static void release_victims(lockmap *map, lm_state *victims) {
     size_t n = 0;
     for (lm_state *next; victims; victims = next, n++) {
-        next = victims->next;
-        if (map->value_drop) map->value_drop(st_value(victims), map->ctx);
+        next = next_locked(&victims->next);
+        drop_value(map, st_value(victims));
         free_state(map, victims);
     }
     if (n) /* Relaxed: a statistic. */
         atomic_fetch_add_explicit(&map->evictions, n, memory_order_relaxed);
 }
 
-/* LRU maps: bring the shard back within its share, if it is over. */
-static void lru_evict(lockmap *map, lm_shard *sh) {
-    /* An unlocked peek: whoever raised the count checks again after, under
-     * the lock, so no needed eviction is skipped. */
-    if (!map->lru || count_of_values(sh) <= sh->share) return;
-    futex_lock(&sh->lock, NULL);
-    lm_state *victims = lru_evict_locked(sh);
-    futex_unlock(&sh->lock, NULL);
-    release_victims(map, victims);
-}
-
-static void unref(lockmap *map, lm_shard *sh, lm_state *st) {
-    futex_lock(&sh->lock, NULL);
-    lm_state *dead = unref_locked(sh, st);
-    futex_unlock(&sh->lock, NULL);
-    if (dead) free_state(map, dead);
-}
-
-/* Find or create the key's state, take a reference on it and make it the
- * most recently used. */
-static int pin(lockmap *map, lm_shard *sh, uint64_t h, const void *key,
-               size_t klen, lm_state **out) {
-    futex_lock(&sh->lock, NULL);
-    lm_state **link = find_link(map, sh, h, key, klen);
-    lm_state *st = *link ? *link : new_state(map, sh, link, h, key, klen);
-    if (st) {
-        st->refs++;
-        lru_touch(map, sh, st);
-    }
-    futex_unlock(&sh->lock, NULL);
-    *out = st;
-    return st ? 0 : -ENOMEM;
-}
-
-/* ---- values (key lock held, or shard lock with refs == 0) ------------------
- */
-
-static void drop_value(lockmap *map, void *value) {
-    if (map->value_drop) map->value_drop(value, map->ctx);
-}
-
-/* has_value just changed: keep the LRU list in step. shard_held: the caller
- * holds the shard lock, or the state is already unreachable. */
-static void lru_list(lockmap *map, lm_state *st, bool listed, bool shard_held) {
+/* HAS_VALUE changed under the key lock: keep the count and LRU list in step. */
+static void value_appeared(lockmap *map, lm_state *st) {
+    /* Relaxed: the key lock orders HAS_VALUE for its holders; the unpin's
+     * release publishes it to whoever kills the state. */
+    atomic_fetch_or_explicit(&st->word, LM_HAS_VALUE, memory_order_relaxed);
+    lm_shard *sh = shard_of(map, st_hash(st));
+    count_values(sh, +1);
     if (!map->lru) return;
-    lm_shard *sh = shard_of(map, st->hash);
-    if (!shard_held) futex_lock(&sh->lock, NULL);
-    if (listed)
-        lru_push_front(sh, st);
-    else
-        lru_unlink(st);
-    if (!shard_held) futex_unlock(&sh->lock, NULL);
+    futex_lock(&sh->lock, NULL);
+    lru_push_front(sh, st);
+    futex_unlock(&sh->lock, NULL);
 }
 
-/* Fill a vacant state's value: a copy of value, or zeroes when it is NULL. */
+static void value_gone(lockmap *map, lm_state *st) {
+    atomic_fetch_and_explicit(&st->word, ~LM_HAS_VALUE, memory_order_relaxed);
+    lm_shard *sh = shard_of(map, st_hash(st));
+    count_values(sh, -1);
+    if (!map->lru) return;
+    futex_lock(&sh->lock, NULL);
+    lru_unlink(st);
+    futex_unlock(&sh->lock, NULL);
+}
+
 static void fill_value(lockmap *map, lm_state *st, const void *value) {
     if (value)
         memcpy(st_value(st), value, map->value_size);
@@ -377,19 +561,12 @@ static void fill_value(lockmap *map, lm_state *st, const void *value) {
         memset(st_value(st), 0, map->value_size);
 }
 
-/* The state's value was just filled in: it now has one. */
-static void mark_present(lockmap *map, lm_state *st, bool shard_held) {
-    st->has_value = true;
-    count_values(shard_of(map, st->hash), +1);
-    lru_list(map, st, true, shard_held);
-}
-
 /* 1 replaced (old copied or dropped), 0 was vacant. */
 static int set_value(lockmap *map, lm_state *st, const void *value,
-                     void *old_out, bool shard_held) {
-    if (!st->has_value) {
+                     void *old_out) {
+    if (!has_value(st)) {
         fill_value(map, st, value);
-        mark_present(map, st, shard_held);
+        value_appeared(map, st);
         return 0;
     }
     if (old_out)
@@ -401,17 +578,50 @@ static int set_value(lockmap *map, lm_state *st, const void *value,
 }
 
 /* 1 removed (copied or dropped), 0 was vacant. */
-static int take_value(lockmap *map, lm_state *st, void *old_out,
-                      bool shard_held) {
-    if (!st->has_value) return 0;
+static int take_value(lockmap *map, lm_state *st, void *old_out) {
+    if (!has_value(st)) return 0;
     if (old_out)
         memcpy(old_out, st_value(st), map->value_size);
     else
         drop_value(map, st_value(st));
-    st->has_value = false;
-    count_values(shard_of(map, st->hash), -1);
-    lru_list(map, st, false, shard_held);
+    value_gone(map, st);
     return 1;
+}
+
+/* ---- LRU eviction
+ * ------------------------------------------------------------------ */
+
+/* Kill least recently used values nobody references until the shard is back
+ * within its share (or only referenced ones are left). Returns them chained
+ * through `next`, for release_victims once the shard lock is gone. */
+static lm_state *lru_evict_locked(lockmap *map, lm_shard *sh) {
+    lm_state *victims = NULL;
+    size_t n = count_of_values(sh);
+    lm_lru_links *l = sh->lru.prev;
+    while (n > sh->share && l != &sh->lru) {
+        lm_lru_links *older = l->prev;
+        lm_state *st = lru_state(l);
+        if (kill(st, LM_HAS_VALUE)) {
+            unlink_dead(map, sh, st);
+            count_values(sh, -1);
+            n--;
+            atomic_store_explicit(&st->next, victims, memory_order_relaxed);
+            victims = st;
+        }
+        l = older;
+    }
+    return victims;
+}
+
+/* LRU maps: bring the shard back within its share, if it is over. */
+static void lru_evict(lockmap *map, lm_shard *sh) {
+    /* An unlocked peek: whoever raised the count checks again after, under
+     * the lock, so no needed eviction is skipped. */
+    if (!map->lru || count_of_values(sh) <= sh->share) return;
+    futex_lock(&sh->lock, NULL);
+    lm_state *victims = lru_evict_locked(map, sh);
+    futex_unlock(&sh->lock, NULL);
+    release_victims(map, victims);
 }
 
 /* ---- construction ----------------------------------------------------------
@@ -421,6 +631,14 @@ static size_t round_pow2(size_t n) {
     size_t p = 1;
     while (p < n) p <<= 1;
     return p;
+}
+
+static void free_tables(lm_table *t) {
+    while (t) {
+        lm_table *older = t->retired;
+        lm_free(t);
+        t = older;
+    }
 }
 
 lockmap *lm_new(const lockmap_options *opts, size_t lru_capacity) {
@@ -441,11 +659,11 @@ lockmap *lm_new(const lockmap_options *opts, size_t lru_capacity) {
     while (lru_capacity && nshards > lru_capacity) nshards /= 2;
     size_t expected = lru_capacity ? lru_capacity : opts->capacity;
     size_t per_shard = expected / nshards + 1;
-    if (per_shard > SIZE_MAX / LM_LOAD_DEN / sizeof(lm_state *)) {
+    if (per_shard > SIZE_MAX / 4 / sizeof(lm_state *)) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t nbuckets = round_pow2(per_shard * LM_LOAD_DEN / LM_LOAD_NUM + 1);
+    size_t nbuckets = round_pow2(per_shard * LM_LOAD_DEN / LM_LOAD_NUM);
     if (nbuckets < LM_MIN_BUCKETS) nbuckets = LM_MIN_BUCKETS;
 
     lockmap *map = lm_calloc(1, sizeof *map);
@@ -463,23 +681,23 @@ lockmap *lm_new(const lockmap_options *opts, size_t lru_capacity) {
     map->shards =
         lm_aligned_alloc(alignof(lm_shard), nshards * sizeof(lm_shard));
     if (!map->shards) goto nomem;
+    memset(map->shards, 0, nshards * sizeof(lm_shard));
     for (size_t i = 0; i < nshards; i++) {
         lm_shard *sh = &map->shards[i];
         futex_lock_init(&sh->lock);
-        sh->walkers = 0;
-        sh->nstates = 0;
         atomic_init(&sh->nvalues, 0);
         sh->lru.next = sh->lru.prev = &sh->lru;
         /* The capacity split evenly, the remainder to the first shards. */
         sh->share = map->lru
                         ? lru_capacity / nshards + (i < lru_capacity % nshards)
                         : SIZE_MAX;
-        sh->mask = nbuckets - 1;
-        sh->buckets = lm_calloc(nbuckets, sizeof *sh->buckets);
-        if (!sh->buckets) {
-            for (size_t j = 0; j < i; j++) lm_free(map->shards[j].buckets);
+        lm_table *t = new_table(nbuckets);
+        if (!t) {
+            for (size_t j = 0; j < i; j++)
+                free_tables(table_locked(&map->shards[j]));
             goto nomem;
         }
+        atomic_init(&sh->table, t);
     }
     return map;
 nomem:
@@ -495,16 +713,25 @@ void lockmap_free(lockmap *map) {
     if (!map) return;
     for (size_t i = 0; i <= map->shard_mask; i++) {
         lm_shard *sh = &map->shards[i];
-        for (size_t b = 0; b <= sh->mask; b++) {
-            lm_state *st = sh->buckets[b];
+        lm_table *t = table_locked(sh);
+        for (size_t b = 0; b <= t->mask; b++) {
+            lm_state *st = next_locked(&t->buckets[b]);
             while (st) {
-                lm_state *next = st->next;
-                if (st->has_value) drop_value(map, st_value(st));
+                lm_state *next = next_locked(&st->next);
+                if (has_value(st)) drop_value(map, st_value(st));
                 free_state(map, st);
                 st = next;
             }
         }
-        lm_free(sh->buckets);
+        for (size_t c = 0; c <= LM_POOL_CLASSES; c++) {
+            lm_state *st = sh->pool[c];
+            while (st) {
+                lm_state *next = next_locked(&st->next);
+                free_state(map, st);
+                st = next;
+            }
+        }
+        free_tables(t);
     }
     lm_free(map->shards);
     lm_free(map);
@@ -514,8 +741,7 @@ size_t lockmap_len(lockmap *map) {
     if (!map) return 0;
     size_t n = 0;
     for (size_t i = 0; i <= map->shard_mask; i++)
-        n +=
-            atomic_load_explicit(&map->shards[i].nvalues, memory_order_relaxed);
+        n += count_of_values(&map->shards[i]);
     return n;
 }
 
@@ -524,8 +750,9 @@ bool lockmap_is_empty(lockmap *map) { return lockmap_len(map) == 0; }
 /* ---- entries ---------------------------------------------------------------
  */
 
+/* Keys are stored with a 32-bit length: a longer one is a bad argument. */
 static inline bool bad_key(const void *key, size_t klen) {
-    return key == NULL && klen != 0;
+    return (key == NULL && klen != 0) || klen > UINT32_MAX;
 }
 
 /* How to wait for the key lock once the state is pinned. */
@@ -536,9 +763,8 @@ static int lock_hashed(lockmap *map, uint64_t h, const void *key, size_t klen,
                        lockmap_entry *entry) {
     lm_entry *e = entry_impl(entry);
     e->st = NULL;
-    lm_shard *sh = shard_of(map, h);
     lm_state *st;
-    int rc = pin(map, sh, h, key, klen, &st);
+    int rc = pin(map, h, key, klen, PIN_CREATE, true, &st);
     if (rc) return rc;
     bool got = true;
     if (how == WAIT_FOREVER)
@@ -548,7 +774,7 @@ static int lock_hashed(lockmap *map, uint64_t h, const void *key, size_t klen,
     else
         got = lm_lock_timed(&st->lock, &e->waiter, deadline);
     if (!got) {
-        unref(map, sh, st);
+        unpin(map, shard_of(map, h), st);
         return how == WAIT_NEVER ? -EBUSY : -ETIMEDOUT;
     }
     e->map = map;
@@ -588,10 +814,10 @@ void lockmap_unlock(lockmap_entry *entry) {
     lm_state *st = e->st;
     if (!st) return;
     e->st = NULL;
+    lm_shard *sh = shard_of(e->map, st_hash(st));
     lm_lock_release(&st->lock, &e->waiter);
-    /* Our reference keeps st alive until this unref. */
-    lm_shard *sh = shard_of(e->map, st->hash);
-    unref(e->map, sh, st);
+    /* Our reference keeps st alive until this unpin. */
+    unpin(e->map, sh, st);
     /* Values inserted through the entry, or kept while held, may have put
      * the shard over its share: evict now that the key is free. */
     lru_evict(e->map, sh);
@@ -610,26 +836,26 @@ const void *lockmap_entry_key(const lockmap_entry *entry, size_t *klen) {
 void *lockmap_entry_value(lockmap_entry *entry) {
     if (!entry) return NULL;
     lm_entry *e = entry_impl(entry);
-    return e->st && e->st->has_value ? st_value(e->st) : NULL;
+    return e->st && has_value(e->st) ? st_value(e->st) : NULL;
 }
 
 int lockmap_entry_insert(lockmap_entry *entry, const void *value,
                          void *old_out) {
     if (!entry || !value || !entry_impl(entry)->st) return -EINVAL;
     lm_entry *e = entry_impl(entry);
-    return set_value(e->map, e->st, value, old_out, false);
+    return set_value(e->map, e->st, value, old_out);
 }
 
 int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
     if (!entry || !entry_impl(entry)->st) return -EINVAL;
     lm_entry *e = entry_impl(entry);
-    return take_value(e->map, e->st, old_out, false);
+    return take_value(e->map, e->st, old_out);
 }
 
 void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt) {
     if (!entry || !entry_impl(entry)->st) return NULL;
     lm_entry *e = entry_impl(entry);
-    if (!e->st->has_value) set_value(e->map, e->st, dflt, NULL, false);
+    if (!has_value(e->st)) set_value(e->map, e->st, dflt, NULL);
     return st_value(e->st);
 }
 
@@ -641,7 +867,7 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
         return NULL;
     }
     lm_entry *e = entry_impl(entry);
-    if (e->st->has_value) return st_value(e->st);
+    if (has_value(e->st)) return st_value(e->st);
     /* init writes straight into the vacant slot: we hold the key, and the
      * slot only counts as a value once marked present. */
     int rc = init(st_value(e->st), ctx);
@@ -649,67 +875,55 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
         errno = rc < 0 ? -rc : rc;
         return NULL;
     }
-    mark_present(e->map, e->st, false);
+    value_appeared(e->map, e->st);
     return st_value(e->st);
 }
 
 /* ---- one-shot operations ----------------------------------------------------
  */
 
-/* One one-shot operation: its key, hash, shard, and in/out value buffers.
- * Each operation first looks under the shard lock; if nobody holds the key it
- * finishes there (the fast path), otherwise it pins the state and waits for
- * the key lock in run_locked. */
-typedef struct lm_op {
-    lockmap *map;
-    lm_shard *sh;
-    uint64_t h;
-    const void *key;
-    size_t klen;
-    const void *in;
-    void *out;
-} lm_op;
+/* What a one-shot operation does with the key held. */
+typedef int (*lm_op_fn)(lockmap *map, lm_state *st, const void *in, void *out);
 
-static lm_op op_start(lockmap *map, const void *key, size_t klen,
-                      const void *in, void *out) {
-    uint64_t h = map->hash(key, klen, map->seed);
-    lm_op op = {map, shard_of(map, h), h, key, klen, in, out};
-    return op;
-}
-
-/* Slow path: the key is held by someone; wait for it like an entry would. */
-typedef int (*lm_locked_fn)(lm_op *op, lm_state *st);
-
-static int run_locked(lm_op *op, lm_state *st, lm_locked_fn fn) {
+/* Pin, lock, run, unlock, unpin: the same path as an entry, with the waiter
+ * on our stack. Locating the key takes no shard lock on plain maps. A key
+ * with no state is absent: only PIN_CREATE operations make one. */
+static int one_shot(lockmap *map, uint64_t h, const void *key, size_t klen,
+                    lm_pin_mode mode, bool promote, lm_op_fn fn, const void *in,
+                    void *out) {
+    lm_state *st;
+    int rc = pin(map, h, key, klen, mode, promote, &st);
+    if (rc == -ENOENT) return 0;
+    if (rc) return rc;
     lm_waiter_t w;
     lm_lock_acquire(&st->lock, &w);
-    int rc = fn(op, st);
+    rc = fn(map, st, in, out);
     lm_lock_release(&st->lock, &w);
-    unref(op->map, op->sh, st);
+    unpin(map, shard_of(map, h), st);
     return rc;
 }
 
-static int get_locked(lm_op *op, lm_state *st) {
-    if (st->has_value && op->out)
-        memcpy(op->out, st_value(st), op->map->value_size);
-    return st->has_value;
+static int get_op(lockmap *map, lm_state *st, const void *in, void *out) {
+    (void)in;
+    bool found = has_value(st);
+    if (found && out) memcpy(out, st_value(st), map->value_size);
+    return found;
+}
+
+static int insert_op(lockmap *map, lm_state *st, const void *in, void *out) {
+    return set_value(map, st, in, out);
+}
+
+static int remove_op(lockmap *map, lm_state *st, const void *in, void *out) {
+    (void)in;
+    return take_value(map, st, out);
 }
 
 int lm_get(lockmap *map, const void *key, size_t klen, void *value_out,
            bool promote) {
     if (!map || bad_key(key, klen)) return -EINVAL;
-    lm_op op = op_start(map, key, klen, NULL, value_out);
-    futex_lock(&op.sh->lock, NULL);
-    lm_state *st = *find_link(map, op.sh, op.h, key, klen);
-    if (st && promote) lru_touch(map, op.sh, st);
-    if (!st || st->refs == 0) {
-        int rc = st ? get_locked(&op, st) : 0;
-        futex_unlock(&op.sh->lock, NULL);
-        return rc;
-    }
-    st->refs++;
-    futex_unlock(&op.sh->lock, NULL);
-    return run_locked(&op, st, get_locked);
+    return one_shot(map, map->hash(key, klen, map->seed), key, klen,
+                    PIN_EXISTING, promote, get_op, NULL, value_out);
 }
 
 int lockmap_get(lockmap *map, const void *key, size_t klen, void *value_out) {
@@ -720,68 +934,21 @@ int lockmap_contains(lockmap *map, const void *key, size_t klen) {
     return lm_get(map, key, klen, NULL, false);
 }
 
-static int insert_locked(lm_op *op, lm_state *st) {
-    return set_value(op->map, st, op->in, op->out, false);
-}
-
-/* Under the shard lock: a new key, or an unheld one whose old value needs no
- * user code (value_drop never runs under a shard lock). -EAGAIN: take the
- * key lock instead; st is then pinned. */
-static int insert_fast(lm_op *op, lm_state **link) {
-    lm_state *st = *link;
-    if (!st) {
-        st = new_state(op->map, op->sh, link, op->h, op->key, op->klen);
-        if (!st) return -ENOMEM;
-        return set_value(op->map, st, op->in, NULL, true);
-    }
-    lru_touch(op->map, op->sh, st);
-    if (st->refs == 0 && (op->out || !op->map->value_drop))
-        return set_value(op->map, st, op->in, op->out, true);
-    st->refs++;
-    return -EAGAIN;
-}
-
 int lockmap_insert(lockmap *map, const void *key, size_t klen,
                    const void *value, void *old_out) {
     if (!map || !value || bad_key(key, klen)) return -EINVAL;
-    lm_op op = op_start(map, key, klen, value, old_out);
-    futex_lock(&op.sh->lock, NULL);
-    lm_state **link = find_link(map, op.sh, op.h, key, klen);
-    lm_state *st = *link;
-    int rc = insert_fast(&op, link);
-    futex_unlock(&op.sh->lock, NULL);
-    if (rc == -EAGAIN) rc = run_locked(&op, st, insert_locked);
-    lru_evict(map, op.sh);
+    uint64_t h = map->hash(key, klen, map->seed);
+    int rc = one_shot(map, h, key, klen, PIN_CREATE, true, insert_op, value,
+                      old_out);
+    /* An insert may put an LRU shard over its share. */
+    lru_evict(map, shard_of(map, h));
     return rc;
-}
-
-static int remove_locked(lm_op *op, lm_state *st) {
-    return take_value(op->map, st, op->out, false);
 }
 
 int lockmap_remove(lockmap *map, const void *key, size_t klen, void *old_out) {
     if (!map || bad_key(key, klen)) return -EINVAL;
-    lm_op op = op_start(map, key, klen, NULL, old_out);
-    futex_lock(&op.sh->lock, NULL);
-    lm_state **link = find_link(map, op.sh, op.h, key, klen);
-    lm_state *st = *link;
-    if (!st) {
-        futex_unlock(&op.sh->lock, NULL);
-        return 0;
-    }
-    if (st->refs == 0) {
-        /* Nobody can reach st once unlinked: finish outside the lock. */
-        *link = st->next;
-        op.sh->nstates--;
-        if (map->lru) lru_unlink(st);
-        futex_unlock(&op.sh->lock, NULL);
-        int rc = take_value(map, st, old_out, true);
-        free_state(map, st);
-        return rc;
-    }
-    st->refs++;
-    futex_unlock(&op.sh->lock, NULL);
-    return run_locked(&op, st, remove_locked);
+    return one_shot(map, map->hash(key, klen, map->seed), key, klen,
+                    PIN_EXISTING, false, remove_op, NULL, old_out);
 }
 
 /* ---- batches ----------------------------------------------------------------
@@ -853,7 +1020,7 @@ void lockmap_unlock_batch(lockmap_entry *entries, size_t n) {
 typedef int (*lm_walk_fn)(lockmap *map, lm_state *st, void *arg);
 
 /* Visit every state of every shard with its key lock held. The shard lock is
- * dropped around each visit; the current state stays pinned (refs) so it stays
+ * dropped around each visit; the current state stays pinned so it stays
  * linked, and its successor is pinned before it is let go. Tables do not
  * resize while a walk is in a shard, so bucket positions hold still. */
 static int walk(lockmap *map, lm_walk_fn fn, void *arg) {
@@ -862,9 +1029,13 @@ static int walk(lockmap *map, lm_walk_fn fn, void *arg) {
         lm_shard *sh = &map->shards[i];
         futex_lock(&sh->lock, NULL);
         sh->walkers++;
-        for (size_t b = 0; b <= sh->mask && !stop; b++) {
-            lm_state *st = sh->buckets[b];
-            if (st) st->refs++;
+        lm_table *t = table_locked(sh);
+        for (size_t b = 0; b <= t->mask && !stop; b++) {
+            lm_state *st = next_locked(&t->buckets[b]);
+            /* Relaxed: linked, so alive under the shard lock. */
+            if (st)
+                atomic_fetch_add_explicit(&st->word, LM_REF,
+                                          memory_order_relaxed);
             while (st) {
                 futex_unlock(&sh->lock, NULL);
                 lm_waiter_t w;
@@ -872,16 +1043,22 @@ static int walk(lockmap *map, lm_walk_fn fn, void *arg) {
                 stop = fn(map, st, arg);
                 lm_lock_release(&st->lock, &w);
                 futex_lock(&sh->lock, NULL);
-                lm_state *next = stop ? NULL : st->next;
-                if (next) next->refs++;
-                lm_state *dead = unref_locked(sh, st);
-                if (dead) free_state(map, dead);
+                /* st is pinned, hence still linked: its successor is valid
+                 * now, and is pinned before st is let go. */
+                lm_state *next = stop ? NULL : next_locked(&st->next);
+                if (next)
+                    atomic_fetch_add_explicit(&next->word, LM_REF,
+                                              memory_order_relaxed);
+                unpin_locked(map, sh, st);
                 st = next;
             }
         }
         sh->walkers--;
         maybe_grow(sh);
         futex_unlock(&sh->lock, NULL);
+        /* Our pins may have blocked evictions that others' inserts asked
+         * for; catch up now. */
+        lru_evict(map, sh);
     }
     return stop;
 }
@@ -893,7 +1070,7 @@ typedef struct {
 
 static int visit_step(lockmap *map, lm_state *st, void *arg) {
     lm_visit_arg *a = arg;
-    if (!st->has_value) return 0;
+    if (!has_value(st)) return 0;
     return a->fn(st_key(map, st), st->klen, st_value(st), a->ctx);
 }
 
@@ -911,9 +1088,9 @@ typedef struct {
 
 static int retain_step(lockmap *map, lm_state *st, void *arg) {
     lm_retain_arg *a = arg;
-    if (st->has_value &&
+    if (has_value(st) &&
         (!a->keep || !a->keep(st_key(map, st), st->klen, st_value(st), a->ctx)))
-        a->removed += (size_t)take_value(map, st, NULL, false);
+        a->removed += (size_t)take_value(map, st, NULL);
     return 0;
 }
 
@@ -944,18 +1121,24 @@ int lm_pop(lockmap *map, void *key_out, size_t key_cap, size_t *klen_out,
         futex_lock(&sh->lock, NULL);
         for (lm_lru_links *l = sh->lru.prev; l != &sh->lru; l = l->prev) {
             lm_state *st = lru_state(l);
-            if (st->refs) continue; /* held, waited for or walked: skip */
+            /* Held, waited for or walked: skip. */
+            if (atomic_load_explicit(&st->word, memory_order_relaxed) !=
+                LM_HAS_VALUE)
+                continue;
             if (klen_out) *klen_out = st->klen;
             if (st->klen > key_cap) {
                 futex_unlock(&sh->lock, NULL);
                 return -ERANGE;
             }
-            *link_of(sh, st) = st->next;
-            sh->nstates--;
-            lru_unlink(st);
+            if (!kill(st, LM_HAS_VALUE)) continue; /* pinned just now */
+            unlink_dead(map, sh, st);
+            count_values(sh, -1);
             futex_unlock(&sh->lock, NULL);
             if (st->klen) memcpy(key_out, st_key(map, st), st->klen);
-            take_value(map, st, value_out, true);
+            if (value_out)
+                memcpy(value_out, st_value(st), map->value_size);
+            else
+                drop_value(map, st_value(st));
             free_state(map, st);
             return 0;
         }

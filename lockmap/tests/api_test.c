@@ -11,6 +11,7 @@
 
 #include "lockmap/internal.h"
 #include "lockmap/lockmap.h"
+#include "lockmap/tests/test_util.h"
 
 /* ---- value_drop accounting: values are u64 ids; each id dropped once ---- */
 
@@ -76,6 +77,9 @@ static void test_new_rejects_bad_options(void **state) {
 
 static void test_new_shards_and_seeds(void **state) {
     (void)state;
+#ifdef LM_TEST_NO_SHARDS
+    LM_TEST_SKIP("the shards option is ignored");
+#endif
     lockmap_options o = {.value_size = 1, .shards = 3, .seed = 42};
     lockmap *a = lockmap_new(&o);
     assert_non_null(a);
@@ -302,6 +306,12 @@ static void test_entry_or_insert_with(void **state) {
 
 static void test_trylock_and_timedlock_on_held_key(void **state) {
     (void)state;
+#ifdef LM_TEST_NO_TRYLOCK
+    LM_TEST_SKIP("no trylock or timedlock");
+#endif
+#ifdef LM_TEST_SHARED_LOCKS
+    LM_TEST_SKIP("a held key also blocks others (its stripe or the map)");
+#endif
     lockmap *m = new_u64_map(NULL);
     lockmap_entry a, b;
     assert_int_equal(lockmap_lock(m, "k", 1, &a), 0);
@@ -339,7 +349,7 @@ static void test_scoped_forms_unlock(void **state) {
     lockmap *m = new_u64_map(NULL);
     lockmap_entry probe;
     assert_int_equal(scoped_increment(m, 1), 1);
-    assert_int_equal(lockmap_trylock(m, "s", 1, &probe), 0);
+    assert_int_equal(lm_test_probe(m, "s", 1, &probe), 0);
     lockmap_unlock(&probe);
     assert_int_equal(scoped_increment(m, 0), 0);
     assert_int_equal(get_or(m, "s", 99), 1);
@@ -347,7 +357,9 @@ static void test_scoped_forms_unlock(void **state) {
     int runs = 0;
     LOCKMAP_WITH_LOCK(m, "s", 1, e) {
         runs++;
+#ifndef LM_TEST_NO_TRYLOCK
         assert_int_equal(lockmap_trylock(m, "s", 1, &probe), -EBUSY);
+#endif
         ++*(uint64_t *)lockmap_entry_value(&e);
     }
     assert_int_equal(runs, 1);
@@ -357,7 +369,7 @@ static void test_scoped_forms_unlock(void **state) {
             if (i == 1) break; /* leaves the block; cleanup unlocks */
         }
     }
-    assert_int_equal(lockmap_trylock(m, "s", 1, &probe), 0);
+    assert_int_equal(lm_test_probe(m, "s", 1, &probe), 0);
     lockmap_unlock(&probe);
     /* The block is skipped when locking fails. */
     runs = 0;
@@ -389,15 +401,17 @@ static void test_lock_batch(void **state) {
         const void *k = lockmap_entry_key(&e[i], &klen);
         assert_int_equal(klen, keys[i].len); /* entries[i] is keys[i]'s */
         assert_memory_equal(k, keys[i].data, klen);
+#ifndef LM_TEST_NO_TRYLOCK
         assert_int_equal(lockmap_trylock(m, keys[i].data, keys[i].len, &probe),
                          -EBUSY);
+#endif
         uint64_t v = (uint64_t)i;
         assert_int_equal(lockmap_entry_insert(&e[i], &v, NULL), 0);
     }
     lockmap_unlock_batch(e, 3);
     assert_int_equal(get_or(m, "yy", 99), 1);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(lockmap_trylock(m, keys[i].data, keys[i].len, &probe),
+        assert_int_equal(lm_test_probe(m, keys[i].data, keys[i].len, &probe),
                          0);
         lockmap_unlock(&probe);
     }
@@ -405,9 +419,9 @@ static void test_lock_batch(void **state) {
     /* Duplicates are refused and nothing stays locked. */
     lockmap_key dup[3] = {{"p", 1}, {"q", 1}, {"p", 1}};
     assert_int_equal(lockmap_lock_batch(m, dup, 3, e), -EINVAL);
-    assert_int_equal(lockmap_trylock(m, "p", 1, &probe), 0);
+    assert_int_equal(lm_test_probe(m, "p", 1, &probe), 0);
     lockmap_unlock(&probe);
-    assert_int_equal(lockmap_trylock(m, "q", 1, &probe), 0);
+    assert_int_equal(lm_test_probe(m, "q", 1, &probe), 0);
     lockmap_unlock(&probe);
     lockmap_unlock_batch(NULL, 3); /* no-op */
     assert_int_equal(lm_debug_live_states(m), 3);
@@ -417,7 +431,13 @@ static void test_lock_batch(void **state) {
 static void test_lock_batch_large(void **state) {
     (void)state;
     lockmap *m = new_u64_map(NULL);
+#ifdef __SANITIZE_THREAD__
+    /* TSan's deadlock detector tracks at most 64 mutexes held by one thread
+     * (pthread back ends); still past the 32 keys sorted on the stack. */
+    enum { N = 60 };
+#else
     enum { N = 200 };
+#endif
     static uint64_t ids[N];
     static lockmap_key keys[N];
     static lockmap_entry e[N];
@@ -438,7 +458,7 @@ static void test_lock_batch_large(void **state) {
     keys[N - 1] = keys[3];
     assert_int_equal(lockmap_lock_batch(m, keys, N, e), -EINVAL);
     lockmap_entry probe;
-    assert_int_equal(lockmap_trylock(m, &ids[7], sizeof ids[7], &probe), 0);
+    assert_int_equal(lm_test_probe(m, &ids[7], sizeof ids[7], &probe), 0);
     lockmap_unlock(&probe);
     lockmap_free(m);
 }
@@ -555,7 +575,7 @@ static void test_for_each(void **state) {
     /* Stopping early released every key and pin. */
     assert_int_equal(lm_debug_live_states(m), 1000);
     for (uint64_t i = 0; i < 1000; i++) {
-        assert_int_equal(lockmap_trylock(m, &i, sizeof i, &e), 0);
+        assert_int_equal(lm_test_probe(m, &i, sizeof i, &e), 0);
         lockmap_unlock(&e);
     }
     lockmap_free(m);
@@ -657,8 +677,12 @@ static void test_states_reclaimed(void **state) {
     }
     assert_int_equal(lm_debug_live_states(m), 0);
     assert_int_equal(lockmap_lock(m, "h", 1, &e), 0);
+#ifndef LM_TEST_NO_TRYLOCK
     assert_int_equal(lockmap_trylock(m, "h", 1, &f), -EBUSY);
     assert_int_equal(lockmap_timedlock(m, "h", 1, 1000, &f), -ETIMEDOUT);
+#else
+    (void)f;
+#endif
     assert_int_equal(lm_debug_live_states(m), 1);
     lockmap_unlock(&e);
     assert_int_equal(lm_debug_live_states(m), 0);
