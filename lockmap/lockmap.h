@@ -54,7 +54,7 @@ const char *lockmap_variant(void);
 
 /* One-shot operations. Each waits while another thread holds the key. */
 /* 1 found (value copied to value_out unless it is NULL), 0 absent. The copy is
- * taken under the shard's lock when nobody holds the key. */
+ * taken while holding the key's lock, like any access to the value. */
 int lockmap_get(lockmap *map, const void *key, size_t klen, void *value_out);
 /* 1 or 0. */
 int lockmap_contains(lockmap *map, const void *key, size_t klen);
