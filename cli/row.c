@@ -13,7 +13,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+/* Pseudo-filesystems whose files open for writing but refuse rows. */
+#define LMB_PROC_MAGIC 0x9fa0
+#define LMB_SYSFS_MAGIC 0x62656572
 
 const char *const lmb_column_names[LMB_NCOLS] = {
 #define LMB_COL_NAME(n) #n,
@@ -163,6 +168,10 @@ int lmb_csv_check(const char *path, char *err, size_t errlen) {
         snprintf(err, errlen, "is a directory");
         return -1;
     }
+    if (exists && !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "is not a regular file");
+        return -1;
+    }
     if (!exists) {
         /* It must be creatable: the directory has to be writable. */
         char dir[4096];
@@ -180,11 +189,27 @@ int lmb_csv_check(const char *path, char *err, size_t errlen) {
                      dir);
             return -1;
         }
-        if (access(dir, W_OK) != 0) {
-            snprintf(err, errlen, "cannot create: %s", strerror(errno));
+        /* Creating a file there is the only test that holds for root
+         * (access() says yes to /proc and /sys) and read-only mounts. A
+         * probe of another name, removed at once: FILE itself is not created
+         * (another lmbench may be about to append to it). */
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s/.lmbench-probe-XXXXXX", dir);
+        int pfd = mkstemp(probe);
+        if (pfd < 0) {
+            snprintf(err, errlen, "cannot create a file in %s: %s", dir,
+                     strerror(errno));
             return -1;
         }
+        close(pfd);
+        unlink(probe);
         return 0;
+    }
+    struct statfs fs;
+    if (statfs(path, &fs) == 0 &&
+        (fs.f_type == LMB_PROC_MAGIC || fs.f_type == LMB_SYSFS_MAGIC)) {
+        snprintf(err, errlen, "is on /proc or /sys, not a file for results");
+        return -1;
     }
     int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
     if (fd < 0) {

@@ -46,7 +46,10 @@ char *lmb_csv_row(const lmb_row *r, size_t *len);
 int lmb_csv_parse_output(const char *text, size_t len, lmb_row *out);
 
 /* Checks that FILE can be appended to, and that its header (if it has one)
- * is this build's. Creates nothing. 0, or -1 with a reason in err. */
+ * is this build's: an existing FILE must be a regular file (not on /proc or
+ * /sys); a new one's directory must let a file be created, which is tried
+ * with a probe of another name, removed at once. FILE itself is never
+ * created. 0, or -1 with a reason in err. */
 int lmb_csv_check(const char *path, char *err, size_t errlen);
 /* Appends the row (and the header first when the file is empty) with one
  * write(2) under an exclusive flock. 0, or -1 with a reason in err. */
