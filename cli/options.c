@@ -466,6 +466,7 @@ void lmb_opts_help(FILE *out, const char *const *known, size_t nknown) {
             "  --help                this text\n"
             "  --version             print the version\n\n"
             "Exit status: 0 ok, 1 a verification FAIL or a failed run, 2 bad "
-            "input.\n",
+            "input,\n130 stopped by SIGINT (143 SIGTERM; completed rows are "
+            "kept).\n",
             LMB_MAX_BATCH);
 }
