@@ -40,7 +40,6 @@ static void reset_failures(void) { atomic_store(&failures, 0); }
 typedef struct {
     lockmap *map;
     int iters;
-    uint64_t deadline;
     int inside; /* plain ints: only touched with the key held */
     uint64_t counter;
 } hot_ctx;
@@ -53,7 +52,7 @@ typedef struct {
 static void *hot_worker(void *arg) {
     hot_arg *a = arg;
     hot_ctx *c = a->c;
-    for (int i = 0; i < c->iters && lm_test_now_ns() < c->deadline; i++) {
+    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
         lockmap_entry e;
         CHECK(lockmap_lock(c->map, "hot", 3, &e) == 0);
         CHECK(c->inside == 0);
@@ -72,12 +71,11 @@ static void test_hot_key_mutual_exclusion(void **state) {
     (void)state;
     reset_failures();
     enum { T = 16 };
-    hot_ctx c = {.map = new_map(0),
-                 .iters = LM_ITERS(20000),
-                 .deadline = lm_test_now_ns() + LM_TEST_BUDGET_NS};
+    hot_ctx c = {.map = new_map(0), .iters = LM_ITERS(20000)};
     hot_arg args[T];
     uint64_t done = 0;
     for (int i = 0; i < T; i++) args[i] = (hot_arg){&c, 0};
+    lm_test_start_clock();
     run_threads(T, hot_worker, args, sizeof args[0]);
     for (int i = 0; i < T; i++) done += args[i].done;
     assert_int_equal(atomic_load(&failures), 0);
@@ -102,7 +100,7 @@ typedef struct {
 
 static void *update_worker(void *arg) {
     update_ctx *c = arg;
-    for (int i = 0; i < c->iters; i++) {
+    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
         uint64_t k = test_rand(&c->seed) % c->keys;
         if (i % 8 == 7) {
             /* Readers in between must never block writers for good. */
@@ -135,6 +133,7 @@ static void test_no_lost_updates(void **state) {
     for (int i = 0; i < T; i++)
         c[i] = (update_ctx){m, 0x9e3779b97f4a7c15ull * (i + 1), LM_ITERS(40000),
                             500, 0};
+    lm_test_start_clock();
     run_threads(T, update_worker, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     uint64_t expected = 0, total = 0;
@@ -160,7 +159,7 @@ typedef struct {
 
 static void *transfer_worker(void *arg) {
     bank_ctx *c = arg;
-    for (int i = 0; i < c->iters; i++) {
+    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
         size_t n = 2 + test_rand(&c->seed) % 7; /* 2..8 accounts */
         uint64_t ids[8];
         lockmap_key keys[8];
@@ -274,6 +273,9 @@ static void *holder(void *arg) {
 
 static void test_try_and_timed_against_holder(void **state) {
     (void)state;
+#ifdef LM_TEST_NO_TRYLOCK
+    LM_TEST_SKIP("no trylock or timedlock");
+#endif
     reset_failures();
     handoff_ctx c = {.map = new_map(0)};
     pthread_t t;
@@ -303,7 +305,6 @@ static void test_try_and_timed_against_holder(void **state) {
 typedef struct {
     lockmap *map;
     int iters;
-    uint64_t deadline;
     int mode; /* 0 lock, 1 trylock, 2 timedlock with a tiny timeout */
     int tries, got, busy, timedout;
     int *inside;
@@ -311,7 +312,7 @@ typedef struct {
 
 static void *mixed_locker(void *arg) {
     mixed_ctx *c = arg;
-    for (; c->tries < c->iters && lm_test_now_ns() < c->deadline; c->tries++) {
+    for (; c->tries < c->iters && lm_test_time_left(); c->tries++) {
         lockmap_entry e;
         int rc = c->mode == 0   ? lockmap_lock(c->map, "m", 1, &e)
                  : c->mode == 1 ? lockmap_trylock(c->map, "m", 1, &e)
@@ -337,15 +338,17 @@ static void *mixed_locker(void *arg) {
 
 static void test_lock_try_timed_mixed_contention(void **state) {
     (void)state;
+#ifdef LM_TEST_NO_TRYLOCK
+    LM_TEST_SKIP("no trylock or timedlock");
+#endif
     reset_failures();
     enum { T = 12 };
     lockmap *m = new_map(0);
     int inside = 0;
     mixed_ctx c[T];
-    uint64_t deadline = lm_test_now_ns() + LM_TEST_BUDGET_NS;
     for (int i = 0; i < T; i++)
-        c[i] = (mixed_ctx){m, LM_ITERS(5000), deadline, i % 3, 0, 0, 0,
-                           0, &inside};
+        c[i] = (mixed_ctx){m, LM_ITERS(5000), i % 3, 0, 0, 0, 0, &inside};
+    lm_test_start_clock();
     run_threads(T, mixed_locker, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     uint64_t got = 0;
@@ -372,7 +375,7 @@ typedef struct {
 
 static void *churn_worker(void *arg) {
     churn_ctx *c = arg;
-    for (int i = 0; i < c->iters; i++) {
+    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
         uint64_t k = test_rand(&c->seed) % 64, v = k;
         lockmap_entry e;
         switch (test_rand(&c->seed) % 5) {
@@ -409,6 +412,7 @@ static void test_states_reclaimed_after_churn(void **state) {
     churn_ctx c[T];
     for (int i = 0; i < T; i++)
         c[i] = (churn_ctx){m, 777u * (uint64_t)(i + 1), LM_ITERS(30000)};
+    lm_test_start_clock();
     run_threads(T, churn_worker, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     /* Quiescent: exactly the keys with values have states. */
@@ -451,7 +455,7 @@ static bool keep_low(const void *key, size_t klen, void *value, void *ctx) {
 
 static void *walk_writer(void *arg) {
     walk_ctx *c = arg;
-    for (int i = 0; i < c->iters; i++) {
+    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
         uint64_t k = test_rand(&c->seed) % 2048, v = k * 2;
         if (test_rand(&c->seed) % 3)
             CHECK(lockmap_insert(c->map, &k, sizeof k, &v, NULL) >= 0);
@@ -480,6 +484,9 @@ static void *walk_thread(void *arg) {
 
 static void test_walks_race_with_writers(void **state) {
     (void)state;
+#ifdef LM_TEST_QUIESCENT_WALKS
+    LM_TEST_SKIP("walks must not race with inserts or removes");
+#endif
     reset_failures();
     enum { WRITERS = 6, WALKERS = 2 };
     /* One shard with a tiny table: walks and table growth collide often. */
@@ -489,6 +496,7 @@ static void test_walks_race_with_writers(void **state) {
     for (int i = 0; i < WRITERS + WALKERS; i++)
         c[i] = (walk_ctx){m, 99u * (uint64_t)(i + 1),
                           i < WRITERS ? LM_ITERS(30000) : 0, &left, 0};
+    lm_test_start_clock();
     run_threads(WRITERS + WALKERS, walk_thread, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     assert_true(c[WRITERS].walks > 0);

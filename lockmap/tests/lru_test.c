@@ -271,7 +271,7 @@ enum { CAP = 64, THREADS = 8 };
 
 static void *churn(void *arg) {
     lru_ctx *c = arg;
-    for (int i = 0; i < c->iters; i++) {
+    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
         uint64_t k = test_rand(&c->seed) % c->keys, v = k;
         switch (test_rand(&c->seed) % 4) {
         case 0: /* a new value; a replaced one is dropped */
@@ -334,11 +334,11 @@ static void test_capacity_bound_under_churn(void **state) {
                          0,
                          0,
                          &running};
+    lm_test_start_clock();
     run_threads(THREADS + 1, churn_or_watch, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     assert_true(lockmap_lru_len(m) <= CAP);
-    assert_int_equal(lm_debug_live_states((lockmap *)m),
-                     lockmap_lru_len(m));
+    assert_int_equal(lm_debug_live_states((lockmap *)m), lockmap_lru_len(m));
     assert_true(lockmap_lru_evictions(m) > 0);
     lockmap_lru_free(m);
     /* Every value created left exactly once: dropped (evicted, replaced or
@@ -353,7 +353,7 @@ static void test_capacity_bound_under_churn(void **state) {
 
 static void *increment(void *arg) {
     lru_ctx *c = arg;
-    for (int i = 0; i < c->iters; i++) {
+    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
         uint64_t k = test_rand(&c->seed) % c->keys;
         lockmap_entry e;
         CHECK(lockmap_lru_lock(c->map, &k, sizeof k, &e) == 0);
@@ -380,6 +380,7 @@ static void test_no_lost_updates_within_capacity(void **state) {
     for (int i = 0; i < THREADS; i++)
         c[i] = (lru_ctx){
             m, 5u * (uint64_t)(i + 1), LM_ITERS(20000), 200, 0, 0, NULL};
+    lm_test_start_clock();
     run_threads(THREADS, increment, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     uint64_t expected = 0, total = 0;
@@ -394,7 +395,7 @@ enum { ACCOUNTS = 32, BALANCE = 100 };
 
 static void *transfer(void *arg) {
     lru_ctx *c = arg;
-    for (int i = 0; i < c->iters; i++) {
+    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
         uint64_t ids[4];
         lockmap_key keys[4];
         lockmap_entry e[4];
@@ -433,6 +434,7 @@ static void test_bank_transfers_in_lru(void **state) {
     for (int i = 0; i < THREADS; i++)
         c[i] = (lru_ctx){m,   17u * (uint64_t)(i + 1), LM_ITERS(10000), 0, 0, 0,
                          NULL};
+    lm_test_start_clock();
     run_threads(THREADS, transfer, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     uint64_t total = 0;

@@ -3,6 +3,7 @@
 #define LOCKMAP_TESTS_TEST_UTIL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,7 +19,7 @@
 #endif
 #define LM_ITERS(n) ((n) / LM_TEST_SCALE > 0 ? (n) / LM_TEST_SCALE : 1)
 
-/* A time budget for tests whose iteration count would make FIFO spinning
+/* A time budget for tests whose iteration counts would make FIFO spinning
  * locks (ticket, mcs) crawl when 16 threads share 2 cores: each thread stops
  * at its iteration count or at the deadline, whichever comes first, and the
  * test checks its invariant against the work actually done. */
@@ -30,6 +31,17 @@ static inline uint64_t lm_test_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The running test's deadline, set before its threads start. */
+static uint64_t lm_test_deadline_ns;
+
+static inline void lm_test_start_clock(void) {
+    lm_test_deadline_ns = lm_test_now_ns() + LM_TEST_BUDGET_NS;
+}
+
+static inline bool lm_test_time_left(void) {
+    return lm_test_now_ns() < lm_test_deadline_ns;
+}
+
 /* xorshift64*: a small per-thread generator for test key streams. */
 static inline uint64_t test_rand(uint64_t *s) {
     uint64_t x = *s;
@@ -39,6 +51,23 @@ static inline uint64_t test_rand(uint64_t *s) {
     *s = x;
     return x * 0x2545f4914f6cdd1dull;
 }
+
+/* Peers (bench/peers/) lack some features; lockmap/tests/suite.bzl says which
+ * with LM_TEST_* defines, and a test that relies on one says why and skips.
+ * For use after cmocka.h and lockmap.h. */
+#define LM_TEST_SKIP(why)                                             \
+    do {                                                              \
+        print_message("%s: skipped: %s\n", lockmap_variant(), (why)); \
+        skip();                                                       \
+    } while (0)
+
+/* Checks that a key is free: trylock, or lock where there is no trylock (a
+ * key left held then hangs the test, and Bazel's timeout fails it). */
+#ifdef LM_TEST_NO_TRYLOCK
+#define lm_test_probe lockmap_lock
+#else
+#define lm_test_probe lockmap_trylock
+#endif
 
 /* Give the core away while waiting for another thread's atomic flag. */
 static inline void lm_test_yield(void) { sched_yield(); }
