@@ -15,20 +15,21 @@
 #include "lockmap/tests/test_util.h"
 
 #define MAX_IDS 1024
-static int drops[MAX_IDS];
+/* value_drop runs in whichever thread evicts: count atomically. */
+static atomic_int drops[MAX_IDS];
 static _Atomic int total_drops;
 
 static void count_drop(void *value, void *ctx) {
     (void)ctx;
     uint64_t id;
     memcpy(&id, value, sizeof id);
-    if (id < MAX_IDS) drops[id]++;
+    if (id < MAX_IDS) atomic_fetch_add(&drops[id], 1);
     atomic_fetch_add(&total_drops, 1);
 }
 
 /* One shard, so the order is exactly the map's order. */
 static lockmap_lru *new_lru(size_t capacity, size_t shards) {
-    memset(drops, 0, sizeof drops);
+    for (int i = 0; i < MAX_IDS; i++) atomic_store(&drops[i], 0);
     atomic_store(&total_drops, 0);
     lockmap_lru_options o = {.value_size = sizeof(uint64_t),
                              .capacity = capacity,
@@ -107,7 +108,7 @@ static void test_eviction_order_exact(void **state) {
     touch(m, 'a'); /* order, oldest first: b c a */
     put(m, 'd');   /* evicts b */
     assert_false(has(m, 'b'));
-    assert_int_equal(drops['b'], 1);
+    assert_int_equal(atomic_load(&drops['b']), 1);
     put(m, 'e'); /* evicts c */
     assert_false(has(m, 'c'));
     assert_int_equal(lockmap_lru_len(m), 3);
@@ -176,7 +177,7 @@ static void test_pop_skips_held_and_checks_key_room(void **state) {
     assert_int_equal(lockmap_lru_len(m), 2);
     assert_int_equal(lockmap_lru_pop(m, k, 8, &klen, NULL), 0); /* dropped */
     assert_memory_equal(k, "long-key", 8);
-    assert_int_equal(drops[7], 1);
+    assert_int_equal(atomic_load(&drops[7]), 1);
     /* Only the held key is left: nothing can be popped. */
     assert_int_equal(lockmap_lru_pop(m, k, 8, &klen, &v), -ENOENT);
     lockmap_unlock(&e);
@@ -197,7 +198,7 @@ static void test_held_keys_never_evicted(void **state) {
     /* Full of held keys: the newcomer is the only candidate. */
     put(m, 'c');
     assert_false(has(m, 'c'));
-    assert_int_equal(drops['c'], 1);
+    assert_int_equal(atomic_load(&drops['c']), 1);
     assert_int_equal(lockmap_lru_len(m), 2);
     /* A value inserted through an entry counts at once; eviction waits for
      * the unlock, and held keys are never the victims. */
@@ -244,7 +245,8 @@ static void test_value_drop_once_per_value(void **state) {
     assert_int_equal(old, 99);
     assert_int_equal(lockmap_lru_clear(m), 7);
     lockmap_lru_free(m);
-    for (int i = 0; i < 100; i++) assert_int_equal(drops[i], i == 99 ? 0 : 1);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(atomic_load(&drops[i]), i == 99 ? 0 : 1);
     assert_int_equal(atomic_load(&total_drops), 99);
 }
 
