@@ -11,7 +11,8 @@ NWL=14
 COMMON=(--threads=2 --duration=0.2 --warmup=0 --keys=2000 --format=csv)
 csv="$TMP/all.csv"
 
-mapfile -t VARIANTS < <("$LMBENCH" --list-variants)
+# Names only: peers are listed as "NAME (peer)".
+mapfile -t VARIANTS < <("$LMBENCH" --list-variants | cut -d" " -f1)
 [ "${#VARIANTS[@]}" -ge 1 ] || fail "no variants"
 
 pids=()

@@ -1,11 +1,39 @@
-"""lmbench's binaries, one runner per lock back end in VARIANTS.
+"""lmbench's binaries, one runner per lock back end in VARIANTS and per peer.
 
 For every variant v: //cli:lmbench_v (jemalloc) and //cli:lmbench_v_glibc
 (glibc malloc), each linking //lockmap:lockmap_v, plus the dispatcher
 //cli:lmbench that knows all the names. A back end added to VARIANTS gets its
-runners with no change here."""
+runners with no change here; so does a peer added to PEERS."""
 
-load("//lockmap:variants.bzl", "VARIANTS", "variant_defines")
+load("//lockmap:variants.bzl", "VARIANTS", "lock_label", "variant_defines")
+
+# Peers: other maps behind the same lockmap API (bench/peers/<name>/), and our
+# core built with other projects' locks (PEER_LOCKS in lockmap/variants.bzl),
+# driven by the same workloads. name -> the library implementing lockmap.h.
+PEERS = {
+    "global": "//bench/peers/global:lockmap",
+    "striped": "//bench/peers/striped:lockmap",
+    "tbb": "//bench/peers/tbb:lockmap",
+    "ck-mcs": "//lockmap:lockmap_ck-mcs",
+    "ck-ticket": "//lockmap:lockmap_ck-ticket",
+}
+
+# The lock that the reference workloads (lock, floor) take in a peer's runner:
+# the CK locks their own; global and striped the pthread mutex they are built
+# on; tbb too (its item lock, a C++ spin_rw_mutex, has no C seam).
+_PEER_SEAM = {
+    "global": "pthread",
+    "striped": "pthread",
+    "tbb": "pthread",
+    "ck-mcs": "ck-mcs",
+    "ck-ticket": "ck-ticket",
+}
+
+def _library(v):
+    return "//lockmap:lockmap_" + v if v in VARIANTS else PEERS[v]
+
+def _seam(v):
+    return v if v in VARIANTS else _PEER_SEAM[v]
 
 # Under --config=asan/tsan the sanitizer's runtime owns malloc: rows say so
 # rather than claim jemalloc.
@@ -27,14 +55,20 @@ ALLOCATORS = {
 }
 
 def lmbench_variants_define():
-    return "LMB_VARIANTS=\\\"%s\\\"" % ",".join(VARIANTS.keys())
+    """Every name, back ends first, then peers."""
+    names = list(VARIANTS) + list(PEERS)
+    return "LMB_VARIANTS=\\\"%s\\\"" % ",".join(names)
+
+def lmbench_peers_define():
+    return "LMB_PEERS=\\\"%s\\\"" % ",".join(PEERS.keys())
 
 def lmbench_runner_names():
-    return ["lmbench_" + v + s for v in VARIANTS for s in ALLOCATORS.values()]
+    names = list(VARIANTS) + list(PEERS)
+    return ["lmbench_" + v + s for v in names for s in ALLOCATORS.values()]
 
 def lmbench_binaries():
     """Defines every runner and the dispatcher //cli:lmbench."""
-    for v in VARIANTS:
+    for v in list(VARIANTS) + list(PEERS):
         for alloc, suffix in ALLOCATORS.items():
             native.cc_binary(
                 name = "lmbench_" + v + suffix,
@@ -47,13 +81,13 @@ def lmbench_binaries():
                 local_defines = [
                     "LMB_VARIANT=\\\"%s\\\"" % v,
                     lmbench_variants_define(),
-                ] + variant_defines(v),
+                ] + variant_defines(_seam(v)),
                 deps = [
                     ":common",
                     "//bench",
-                    "//lockmap:lockmap_" + v,
+                    _library(v),
                     "//variants:platform",
-                    "//variants/%s:lock" % v,
+                    lock_label(_seam(v)),
                 ] + (_JEMALLOC if alloc == "jemalloc" else _GLIBC),
                 linkopts = ["-lpthread"],
             )

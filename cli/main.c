@@ -251,7 +251,9 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (o.list_variants) {
-        for (size_t i = 0; i < nknown; i++) printf("%s\n", known[i]);
+        for (size_t i = 0; i < nknown; i++)
+            printf("%s%s\n", known[i],
+                   lmb_variant_is_peer(known[i]) ? " (peer)" : "");
         return 0;
     }
     if (o.worker) {

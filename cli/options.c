@@ -25,6 +25,24 @@ size_t lmb_split_variants(const char *list, const char **out, size_t max) {
     return n;
 }
 
+/* The peers (other maps, other projects' locks) among the variants: the
+ * build's LMB_PEERS, comma-separated. */
+#ifndef LMB_PEERS
+#define LMB_PEERS ""
+#endif
+
+bool lmb_variant_is_peer(const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = LMB_PEERS; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return true;
+        if (!end) break;
+        p = end + 1;
+    }
+    return false;
+}
+
 /* Whole number in [lo, hi], digits only. */
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
     if (!*s) return -1;
@@ -161,14 +179,20 @@ static int set_option(lmb_opts *o, enum opt_id id, const char *shown,
     size_t n;
     switch (id) {
     case O_VARIANT:
-        if (strcmp(val, "all") == 0) {
+        /* all = back ends + peers; backends, peers: one kind only. */
+        if (strcmp(val, "all") == 0 || strcmp(val, "backends") == 0 ||
+            strcmp(val, "peers") == 0) {
+            bool all = strcmp(val, "all") == 0, peers = val[0] == 'p';
             o->nvariants = 0;
             for (size_t i = 0; i < nknown && i < LMB_MAX_LIST; i++)
-                o->variants[o->nvariants++] = known[i];
+                if (all || lmb_variant_is_peer(known[i]) == peers)
+                    o->variants[o->nvariants++] = known[i];
+            if (o->nvariants == 0) FAIL("%s: no such variant built in", shown);
             return 0;
         }
         if (split_list(val, items, LMB_MAX_LIST, &n) != 0)
-            FAIL("%s: expected a comma-separated list of variants, or all",
+            FAIL("%s: expected a comma-separated list of variants, or all, "
+                 "backends, peers",
                  shown);
         o->nvariants = 0;
         for (size_t i = 0; i < n; i++) {
@@ -401,11 +425,16 @@ void lmb_opts_help(FILE *out, const char *const *known, size_t nknown) {
             "usage: lmbench [--name=value ...]\n"
             "Benchmarks lockmap's lock back ends under concurrent workloads.\n"
             "Lists (LIST) are comma-separated; every combination is run.\n\n");
-    fprintf(out, "  --variant=LIST|all    lock back ends to compare (default: all =");
-    for (size_t i = 0; i < nknown; i++) fprintf(out, " %s", known[i]);
+    fprintf(out, "  --variant=LIST|all|backends|peers\n"
+                 "                        lock back ends and peers to compare "
+                 "(default: all =");
+    for (size_t i = 0; i < nknown; i++)
+        fprintf(out, " %s%s", known[i],
+                lmb_variant_is_peer(known[i]) ? " (peer)" : "");
     fprintf(out, ")\n");
     fprintf(out,
-            "  --list-variants       print the back ends built in and exit\n"
+            "  --list-variants       print the variants built in and exit "
+            "(peers marked)\n"
             "  --allocator=NAME      jemalloc or glibc (default: jemalloc)\n"
             "  --threads=LIST        thread counts (default: online CPUs, %ld)\n"
             "  --duration=SECONDS    timed phase of each run (default: 2)\n"

@@ -60,6 +60,10 @@ int lmb_opts_parse(lmb_opts *o, int argc, char **argv,
 
 void lmb_opts_help(FILE *out, const char *const *known, size_t nknown);
 
+/* True when the variant is a peer (the build's LMB_PEERS: another map, or our
+ * core with another project's lock) rather than one of our back ends. */
+bool lmb_variant_is_peer(const char *name);
+
 /* Splits a comma-separated list of variant names (the build's LMB_VARIANTS)
  * into a static array. */
 size_t lmb_split_variants(const char *list, const char **out, size_t max);

@@ -15,10 +15,30 @@ VARIANTS = {
 
 DEFAULT_VARIANT = "futex"
 
+# Lock back ends taken from other projects, built into our core to measure
+# ours against them (bench/peers/<name>/lock.h, same contract). Not ours: not
+# installed, not in VARIANTS. name -> C prefix.
+PEER_LOCKS = {
+    "ck-mcs": "ckmcs",
+    "ck-ticket": "ckticket",
+}
+
+def _lock_dir(variant):
+    if variant in VARIANTS:
+        return "variants/" + variant
+    if variant in PEER_LOCKS:
+        return "bench/peers/" + variant
+    fail("unknown lock back end: " + variant)
+
+def lock_label(variant):
+    """The cc_library of the back end's lock.h."""
+    return "//%s:lock" % _lock_dir(variant)
+
 def variant_defines(variant):
+    prefix = VARIANTS[variant] if variant in VARIANTS else PEER_LOCKS.get(variant)
     return [
-        "LM_ALGO=" + VARIANTS[variant],
-        "LM_VARIANT_HEADER=\\\"variants/%s/lock.h\\\"" % variant,
+        "LM_ALGO=" + prefix,
+        "LM_VARIANT_HEADER=\\\"%s/lock.h\\\"" % _lock_dir(variant),
     ]
 
 def lockmap_library(variant, name, srcs, hdrs, deps = [], defines = [], **kwargs):
@@ -39,7 +59,7 @@ def lockmap_library(variant, name, srcs, hdrs, deps = [], defines = [], **kwargs
         deps = depset(deps + [
             "//variants:platform",
             "//variants/futex:lock",
-            "//variants/%s:lock" % variant,
+            lock_label(variant),
         ]).to_list(),
         **kwargs
     )
