@@ -38,10 +38,14 @@ PROGRAMS=(
     "scripts/install prefix:outdir help:flag"
     "scripts/soak minutes:secs seed:u64 help:flag"
     "scripts/modelcheck help:flag"
+    "scripts/sweep out:outfile lmbench:infile dry-run:flag help:flag"
+    "scripts/compare baseline:name format:word wide:flag workload:list
+        dist:list threads:counts help:flag"
+    "scripts/plot out:outdir format:word help:flag"
     "scripts/test"
 )
 # Scripts that take no options at all and are not checked here.
-NOT_CHECKED="setup check-install args_test args_test.sh BUILD"
+NOT_CHECKED="setup check-install args_test args_test.sh BUILD sweeps tests"
 
 mkdir -p "$TMP/adir"
 # What lmbench is given before the bad option (which comes last and wins), so
@@ -59,6 +63,8 @@ BAD_VALUES() { # KIND: one malformed value a line
     secs0) printf '%s\n' "" -1 abc 1e999 nan ;;
     names) printf '%s\n' "" nope , "futex,,spin" ;;
     word) printf '%s\n' "" nope ;;
+    name) printf '%s\n' "" "a b" x,y ;;
+    list) printf '%s\n' "" , "a,,b" "a b" ;;
     dist) printf '%s\n' "" nope zipf:0 zipf:abc zipf:99 hotset:2:0.1 hotset:0.5 \
         hotset:0.5:1 ;;
     infile) printf '%s\n' "" /nonexistent/x /etc/passwd/x "$TMP/adir" ;;

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# scripts/compare on fixture.csv, whose numbers are chosen so that the pairwise
+# ratio (median over repetitions of variant/baseline within a repetition) and
+# the ratio of the medians differ: a vs pthread at entry/2 threads is 1.50
+# pairwise (15/10, 24/12, 33/30) but 2.00 from the medians (24/12).
+. "$(dirname "$0")/lib.sh"
+C="$ROOT/scripts/compare"
+
+"$C" "$FIXTURE" >"$TMP/out" 2>"$TMP/err"
+check "exit 0" [ $? -eq 0 ]
+row() { # TABLE-TITLE VARIANT: the variant's line in that table
+    awk -v t="$1" -v v="$2" '$0 == t {on = 1; next} /^(==|###) / {on = 0}
+        on && ($1 == v || $2 == v) {print; exit}' "$TMP/out"
+}
+line=$(row "== entry, uniform, 2 threads" a)
+check "median, min-max, pairwise ratio, cpu, jain, n: '$line'" \
+    [ "$(echo $line)" = "a 24.00 15.00-33.00 1.50 0.2 0.9 3" ]
+line=$(row "== entry, uniform, 2 threads" pthread)
+check "baseline is 1.00: '$line'" [ "$(echo "$line" | awk '{print $4}')" = 1.00 ]
+# b's rep 3 failed verification: left out (n = 2) and reported on stderr.
+line=$(row "== entry, uniform, 2 threads" b)
+check "FAIL row left out: '$line'" [ "$(echo "$line" | awk '{print $7}')" = 2 ]
+check "FAIL row reported" grep -q "leaving out b entry 2 thr rep 3: verify FAIL" "$TMP/err"
+line=$(row "== entry, uniform, 64 threads" b)
+check "small numbers keep 3 digits: '$line'" [ "$(echo $line)" = "b 0.003 0.002-0.004 0.0005 900 0.1 3" ]
+check "hot has its own table" grep -qx "== hot, single, 64 threads" "$TMP/out"
+
+# Another baseline, markdown, filters.
+"$C" --baseline=a --format=markdown --workload=entry --threads=2 "$FIXTURE" >"$TMP/md" 2>/dev/null
+check "markdown row" grep -qxF "| pthread | 12.00 | 10.00-30.00 | 0.67 | 0.5 | 1 | 3 |" "$TMP/md"
+check "markdown title" grep -qxF "### entry, uniform, 2 threads" "$TMP/md"
+check "filters keep one table" [ "$(grep -c '^### ' "$TMP/md")" -eq 1 ]
+"$C" --wide --workload=hot "$FIXTURE" >"$TMP/wide" 2>/dev/null
+check "wide: ratio (Mops) per thread count" \
+    grep -qE '^a +2\.00 \(16\.00\) +2\.00 \(0\.500\)$' "$TMP/wide"
+
+# Bad input: exit 2, one line naming the problem.
+expect_bad "unknown baseline" "--baseline=nope" "$C" --baseline=nope "$FIXTURE"
+expect_bad "bad format" "--format=html" "$C" --format=html "$FIXTURE"
+expect_bad "bad threads" "--threads=0" "$C" --threads=0 "$FIXTURE"
+expect_bad "no files" "no CSV file" "$C"
+expect_bad "missing file" "$TMP/none.csv" "$C" "$TMP/none.csv"
+printf 'a,b\n1,2\n' >"$TMP/foreign.csv"
+expect_bad "foreign CSV" "not an lmbench CSV" "$C" "$TMP/foreign.csv"
+expect_bad "filters leave nothing" "no rows left" "$C" --workload=get "$FIXTURE"
+check "--help" "$C" --help >/dev/null
+finish

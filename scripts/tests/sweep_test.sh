@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# scripts/sweep on the `smoke` matrix (scripts/sweeps/smoke.conf) with the
+# lmbench built for this test: rows, reps, command log, resuming after an
+# interruption (rows present are not run again), dry run, bad input.
+. "$(dirname "$0")/lib.sh"
+S="$ROOT/scripts/sweep"
+LMB="${LMBENCH:-$ROOT/cli/lmbench}" # by hand: LMBENCH=bazel-bin/cli/lmbench
+OUT="$TMP/res/smoke.csv"
+
+# smoke: 2 variants x (entry: 2 dists x 2 thread counts, hot: 1 dist x 2,
+# hold: 2 dists x 1 (2 threads only)) x 2 reps = 32 rows, in 16 lmbench runs.
+keys() { # variant,workload,dist,threads,rep of every row
+    python3 - "$1" <<'PY'
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    print(",".join(r[c] for c in ("variant", "workload", "dist", "threads", "rep", "verify")))
+PY
+}
+
+"$S" smoke --lmbench="$LMB" --out="$OUT" >"$TMP/out" 2>"$TMP/err"
+check "first run exits 0 ($(tail -n 3 "$TMP/err"))" [ $? -eq 0 ]
+check "nothing on stdout" [ ! -s "$TMP/out" ]
+keys "$OUT" >"$TMP/keys"
+check "32 rows" [ "$(wc -l <"$TMP/keys")" -eq 32 ]
+check "32 distinct rows" [ "$(sort -u "$TMP/keys" | wc -l)" -eq 32 ]
+check "all verified ok" [ "$(grep -c ',ok$' "$TMP/keys")" -eq 32 ]
+check "reps 1 and 2, 16 each" [ "$(grep -c ',2,ok$' "$TMP/keys")" -eq 16 ]
+check "zipf rows say zipf:0.99" grep -q '^futex,entry,zipf:0.99,2,1,ok$' "$TMP/keys"
+check "hot runs once per rep and thread count" [ "$(grep -c '^global,hot,single,' "$TMP/keys")" -eq 4 ]
+check "hold skips 1 thread" [ "$(grep -c ',hold,.*,1,[12],ok$' "$TMP/keys")" -eq 0 ]
+check "one header" [ "$(grep -c '^variant,' "$OUT")" -eq 1 ]
+CMDS="$TMP/res/smoke.commands"
+check "16 command lines recorded" [ "$(grep -c '^REP=[12] lmbench --variant=futex,global ' "$CMDS")" -eq 16 ]
+check "progress on stderr" grep -q "runs in" "$TMP/err"
+
+# Interrupted after 27 rows: the rerun runs exactly the 5 missing ones.
+head -n 28 "$OUT" >"$TMP/cut" && cp "$TMP/cut" "$OUT"
+"$S" smoke --lmbench="$LMB" --out="$OUT" >/dev/null 2>"$TMP/err2"
+check "resume exits 0" [ $? -eq 0 ]
+check "resume says what it skips" grep -q "27 rows already in" "$TMP/err2"
+keys "$OUT" >"$TMP/keys2"
+check "32 rows after resuming" [ "$(wc -l <"$TMP/keys2")" -eq 32 ]
+check "same rows as before" cmp -s <(sort "$TMP/keys") <(sort "$TMP/keys2")
+check "only the missing variants rerun" grep -q '^REP=2 lmbench --variant=global --threads=2 --workload=hot ' "$CMDS"
+
+# Complete: nothing to do, nothing appended.
+before=$(wc -l <"$CMDS")
+"$S" smoke --lmbench="$LMB" --out="$OUT" >/dev/null 2>&1
+check "complete: exit 0" [ $? -eq 0 ]
+check "complete: no run" [ "$(wc -l <"$CMDS")" -eq "$before" ]
+
+"$S" smoke --lmbench="$LMB" --out="$TMP/dry.csv" --dry-run >"$TMP/dry" 2>/dev/null
+check "dry run prints 16 commands" [ "$(grep -c '^REP=' "$TMP/dry")" -eq 16 ]
+check "dry run writes nothing" [ ! -e "$TMP/dry.csv" ] && [ ! -e "$TMP/dry.commands" ]
+
+expect_bad "unknown sweep" "no sweep named 'nope'" "$S" nope --lmbench="$LMB"
+expect_bad "no name" "no sweep name" "$S" --lmbench="$LMB"
+expect_bad "bad --out" "--out=/proc/x.csv" "$S" smoke --out=/proc/x.csv
+expect_bad "bad --lmbench" "--lmbench=$TMP" "$S" smoke --lmbench="$TMP"
+check "--help" "$S" --help >/dev/null
+finish
