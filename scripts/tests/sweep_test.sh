@@ -6,6 +6,7 @@
 S="$ROOT/scripts/sweep"
 LMB="${LMBENCH:-$ROOT/cli/lmbench}" # by hand: LMBENCH=bazel-bin/cli/lmbench
 OUT="$TMP/res/smoke.csv"
+mkdir -p "$TMP/res"
 
 # smoke: 2 variants x (entry: 2 dists x 2 thread counts, hot: 1 dist x 2,
 # hold: 2 dists x 1 (2 threads only)) x 2 reps = 32 rows, in 16 lmbench runs.
