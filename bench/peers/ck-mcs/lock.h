@@ -25,6 +25,18 @@
 
 #include "variants/platform.h"
 
+/* CK's atomics are inline assembly, which ThreadSanitizer cannot see: tell it
+ * about the acquire and release they perform, or every critical section looks
+ * like a data race. No code in other builds. */
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define CKMCS_TSAN_ACQUIRED(l) __tsan_acquire((void *)(l))
+#define CKMCS_TSAN_RELEASING(l) __tsan_release((void *)(l))
+#else
+#define CKMCS_TSAN_ACQUIRED(l) ((void)0)
+#define CKMCS_TSAN_RELEASING(l) ((void)0)
+#endif
+
 /* Polls between two reads of the clock (a ~20 ns vDSO call). */
 #define CKMCS_CLOCK_EVERY 64
 /* Polls with a PAUSE in between before each further poll yields instead. */
@@ -47,10 +59,13 @@ static inline void ckmcs_lock_destroy(ckmcs_lock_t *l) { (void)l; }
  * (release), so a critical section sees the previous holder's writes. */
 static inline void ckmcs_lock(ckmcs_lock_t *l, ckmcs_waiter_t *w) {
     ck_spinlock_mcs_lock(l, &w->node);
+    CKMCS_TSAN_ACQUIRED(l);
 }
 
 static inline bool ckmcs_trylock(ckmcs_lock_t *l, ckmcs_waiter_t *w) {
-    return ck_spinlock_mcs_trylock(l, &w->node);
+    if (!ck_spinlock_mcs_trylock(l, &w->node)) return false;
+    CKMCS_TSAN_ACQUIRED(l);
+    return true;
 }
 
 /* deadline: absolute CLOCK_MONOTONIC. A free lock is taken even past the
@@ -58,7 +73,7 @@ static inline bool ckmcs_trylock(ckmcs_lock_t *l, ckmcs_waiter_t *w) {
 static inline bool ckmcs_timedlock(ckmcs_lock_t *l, ckmcs_waiter_t *w,
                                    const struct timespec *deadline) {
     for (uint32_t polls = 0;; polls++) {
-        if (ck_spinlock_mcs_trylock(l, &w->node)) return true;
+        if (ckmcs_trylock(l, w)) return true;
         if (polls % CKMCS_CLOCK_EVERY == 0 && lm_deadline_passed(deadline))
             return false;
         if (polls >= CKMCS_YIELD_AFTER)
@@ -69,6 +84,7 @@ static inline bool ckmcs_timedlock(ckmcs_lock_t *l, ckmcs_waiter_t *w,
 }
 
 static inline void ckmcs_unlock(ckmcs_lock_t *l, ckmcs_waiter_t *w) {
+    CKMCS_TSAN_RELEASING(l);
     ck_spinlock_mcs_unlock(l, &w->node);
 }
 
