@@ -42,6 +42,7 @@ PROGRAMS=(
     "scripts/compare baseline:name format:word wide:flag workload:list
         dist:list threads:counts help:flag"
     "scripts/plot out:outdir format:word help:flag"
+    "scripts/targets format:word help:flag"
     "scripts/test"
 )
 # Scripts that take no options at all and are not checked here.

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# scripts/targets on targets_fixture.csv. Its numbers make the pairwise ratio
+# (median over repetitions of the per-repetition ratio) differ from the ratio
+# of the medians: entry 2 thr / 1 thr is 0.43 pairwise (4/5, 5/14, 9/21) but
+# 0.36 from the medians (5/14). A FAIL row (rep 4) must not count.
+. "$(dirname "$0")/lib.sh"
+T="$ROOT/scripts/targets"
+F="$ROOT/scripts/tests/targets_fixture.csv"
+
+"$T" "$F" >"$TMP/out" 2>"$TMP/err"
+check "exit 0" [ $? -eq 0 ]
+line() { grep -F -- "$1" "$TMP/out" | head -n 1; }
+check "entry/floor 1 thr met: $(line 'floor futex, 1 thr')" \
+    sh -c "echo '$(line 'floor futex, 1 thr')' | grep -q '0.70 .*(n=3).* met$'"
+check "entry/floor 2 thr not met: $(line 'floor futex, 2 thr')" \
+    sh -c "echo '$(line 'floor futex, 2 thr')' | grep -q '0.50 .*(n=3).*NOT met$'"
+check "scaling pairwise, FAIL row left out: $(line 'entry 2 thr / 1 thr')" \
+    sh -c "echo '$(line 'entry 2 thr / 1 thr')' | grep -q '0.43 .*(n=3).*NOT met$'"
+check "hot/lock uses time per op: $(line 'hot/lock')" \
+    sh -c "echo '$(line 'hot/lock')' | grep -q '1.67 .*(n=3).* met$'"
+check "no data said: $(line 'futex/tbb entry')" \
+    sh -c "echo '$(line 'futex/tbb entry')' | grep -q 'no data  (n=0).*no data$'"
+check "memory listed" grep -q 'futex 42.5, mcs 58.5' "$TMP/out"
+
+"$T" --format=markdown "$F" >"$TMP/md" 2>/dev/null
+check "markdown row" grep -qxF "| 7 | bytes/key beyond key+value, futex | 42.50 | 1 | <= 48 | met |" "$TMP/md"
+
+expect_bad "no files" "no CSV files" "$T"
+expect_bad "bad format" "--format" "$T" --format=xml "$F"
+expect_bad "unknown option" "--nope" "$T" --nope "$F"
+expect_bad "unreadable file" "/nonexistent/x.csv" "$T" /nonexistent/x.csv
+expect_bad "not an lmbench CSV" "not an lmbench CSV" "$T" "$ROOT/scripts/tests/lib.sh"
+finish
