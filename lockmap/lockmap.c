@@ -127,6 +127,7 @@ struct lockmap {
 typedef struct lm_entry {
     lockmap *map;
     lm_state *st; /* NULL: holds nothing */
+    bool pinned;  /* holds a reference; else the value keeps st alive */
     lm_waiter_t waiter;
 } lm_entry;
 
@@ -393,13 +394,14 @@ static lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
         atomic_init(&st->next, NULL);
         atomic_init(&st->hash, 0);
         st->size = (uint32_t)size;
-    } else {
-        lm_lock_destroy(&st->lock);
+        lm_lock_init(&st->lock);
     }
+    /* A reused state keeps its lock as it is: a stale try_held may hold it
+     * for a moment, and re-initialising it under that thread would break
+     * the lock. The lock is free otherwise (dead states have no holders). */
     /* Relaxed: published by the release stores below. */
     atomic_store_explicit(&st->hash, h, memory_order_relaxed);
     st->klen = (uint32_t)klen;
-    lm_lock_init(&st->lock);
     if (klen) memcpy(st_key(map, st), key, klen);
     if (map->lru) *lru_links(st) = (lm_lru_links){NULL, NULL};
     lm_table *t = table_locked(sh);
@@ -455,30 +457,61 @@ static void unpin(lockmap *map, lm_shard *sh, lm_state *st) {
     futex_unlock(&sh->lock, NULL);
 }
 
-/* Take a reference without the shard lock, if the key's state is there and
- * alive; NULL sends the caller to the locked path. Plain maps only. */
-static lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
-                              const void *key, size_t klen) {
+/* The first state in the key's chain with the key's hash, found without the
+ * shard lock (it may be dead or reused: callers check). Plain maps only. */
+static lm_state *find_lockfree(lm_shard *sh, uint64_t h) {
     /* Acquire: see the table's and the states' contents as published. */
     lm_table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
     lm_state *st =
         atomic_load_explicit(&t->buckets[h & t->mask], memory_order_acquire);
     for (int i = 0; st && i < LM_OPTIMISTIC_STEPS; i++) {
-        if (st_hash(st) == h) {
-            uint32_t w = atomic_load_explicit(&st->word, memory_order_relaxed);
-            do {
-                if (w & LM_DEAD) return NULL;
-                /* Acquire on success: pairs with the release that made the
-                 * state live, so its key, klen and lock are visible. */
-            } while (!atomic_compare_exchange_weak_explicit(
-                &st->word, &w, w + LM_REF, memory_order_acquire,
-                memory_order_relaxed));
-            if (st_matches(map, st, h, key, klen)) return st;
-            unpin(map, sh, st); /* reused for another key meanwhile */
-            return NULL;
-        }
+        if (st_hash(st) == h) return st;
         st = atomic_load_explicit(&st->next, memory_order_acquire);
     }
+    return NULL;
+}
+
+/* The fastest way in (plain maps): try the key lock of the state found
+ * without any lock, and keep it only if, once held, the state is alive, has
+ * a value and is the key's. A value can only go away through its key lock's
+ * holder, and a state is only killed without a value, so while we hold the
+ * lock the state stays ours without a reference: taking a present,
+ * uncontended key costs the lock's own atomic operations and nothing more.
+ * Only a try: waiting on a state that may belong to another key could break
+ * lock_batch's global order. */
+static bool try_held(lockmap *map, uint64_t h, const void *key, size_t klen,
+                     lm_entry *e) {
+    lm_state *st = find_lockfree(shard_of(map, h), h);
+    if (!st || !lm_lock_try(&st->lock, &e->waiter)) return false;
+    /* Acquire: pairs with the release that made the state live, so its
+     * key is visible; HAS_VALUE is ordered by the key lock itself. */
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    if (!(w & LM_DEAD) && (w & LM_HAS_VALUE) &&
+        st_matches(map, st, h, key, klen)) {
+        e->map = map;
+        e->st = st;
+        e->pinned = false;
+        return true;
+    }
+    lm_lock_release(&st->lock, &e->waiter);
+    return false;
+}
+
+/* Take a reference without the shard lock, if the key's state is there and
+ * alive; NULL sends the caller to the locked path. Plain maps only. */
+static lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
+                              const void *key, size_t klen) {
+    lm_state *st = find_lockfree(sh, h);
+    if (!st) return NULL;
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_relaxed);
+    do {
+        if (w & LM_DEAD) return NULL;
+        /* Acquire on success: pairs with the release that made the state
+         * live, so its key, klen and lock are visible. */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &st->word, &w, w + LM_REF, memory_order_acquire, memory_order_relaxed));
+    if (st_matches(map, st, h, key, klen)) return st;
+    unpin(map, sh, st); /* reused for another key meanwhile */
     return NULL;
 }
 
@@ -758,13 +791,17 @@ static inline bool bad_key(const void *key, size_t klen) {
 /* How to wait for the key lock once the state is pinned. */
 typedef enum { WAIT_FOREVER, WAIT_NEVER, WAIT_UNTIL } lm_wait;
 
+/* Lock the key: first try_held, then pin the state (creating it for
+ * PIN_CREATE; -ENOENT otherwise when absent) and wait as `how` says. LRU maps
+ * always pin, promoting the key when `promote`. */
 static int lock_hashed(lockmap *map, uint64_t h, const void *key, size_t klen,
-                       lm_wait how, const struct timespec *deadline,
-                       lockmap_entry *entry) {
+                       lm_pin_mode mode, bool promote, lm_wait how,
+                       const struct timespec *deadline, lockmap_entry *entry) {
     lm_entry *e = entry_impl(entry);
     e->st = NULL;
+    if (!map->lru && try_held(map, h, key, klen, e)) return 0;
     lm_state *st;
-    int rc = pin(map, h, key, klen, PIN_CREATE, true, &st);
+    int rc = pin(map, h, key, klen, mode, promote, &st);
     if (rc) return rc;
     bool got = true;
     if (how == WAIT_FOREVER)
@@ -779,6 +816,7 @@ static int lock_hashed(lockmap *map, uint64_t h, const void *key, size_t klen,
     }
     e->map = map;
     e->st = st;
+    e->pinned = true;
     return 0;
 }
 
@@ -788,8 +826,8 @@ static int lock_common(lockmap *map, const void *key, size_t klen, lm_wait how,
         if (entry) entry_impl(entry)->st = NULL;
         return -EINVAL;
     }
-    return lock_hashed(map, map->hash(key, klen, map->seed), key, klen, how,
-                       deadline, entry);
+    return lock_hashed(map, map->hash(key, klen, map->seed), key, klen,
+                       PIN_CREATE, true, how, deadline, entry);
 }
 
 int lockmap_lock(lockmap *map, const void *key, size_t klen,
@@ -808,19 +846,37 @@ int lockmap_timedlock(lockmap *map, const void *key, size_t klen,
     return lock_common(map, key, klen, WAIT_UNTIL, &deadline, entry);
 }
 
-void lockmap_unlock(lockmap_entry *entry) {
-    if (!entry) return;
-    lm_entry *e = entry_impl(entry);
+/* Release the key; NULL when the entry held nothing, else the key's shard. */
+static lm_shard *release_entry(lm_entry *e) {
     lm_state *st = e->st;
-    if (!st) return;
+    if (!st) return NULL;
     e->st = NULL;
     lm_shard *sh = shard_of(e->map, st_hash(st));
     lm_lock_release(&st->lock, &e->waiter);
-    /* Our reference keeps st alive until this unpin. */
-    unpin(e->map, sh, st);
+    /* Our reference kept st alive until this unpin; without one, the value
+     * did, and it is still there (removing it pins first). */
+    if (e->pinned) unpin(e->map, sh, st);
+    return sh;
+}
+
+/* Before the value of a held key goes away: hold a reference from now on,
+ * since the value no longer keeps the state alive. It cannot die meanwhile:
+ * it has a value, and only we can remove it. */
+static void pin_held(lm_entry *e) {
+    if (e->pinned) return;
+    /* Relaxed: we hold the key lock, which orders everything else. */
+    atomic_fetch_add_explicit(&e->st->word, LM_REF, memory_order_relaxed);
+    e->pinned = true;
+}
+
+void lockmap_unlock(lockmap_entry *entry) {
+    if (!entry) return;
+    lm_entry *e = entry_impl(entry);
+    lockmap *map = e->map;
+    lm_shard *sh = release_entry(e);
     /* Values inserted through the entry, or kept while held, may have put
      * the shard over its share: evict now that the key is free. */
-    lru_evict(e->map, sh);
+    if (sh) lru_evict(map, sh);
 }
 
 void lockmap_entry_cleanup(lockmap_entry *entry) { lockmap_unlock(entry); }
@@ -849,6 +905,7 @@ int lockmap_entry_insert(lockmap_entry *entry, const void *value,
 int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
     if (!entry || !entry_impl(entry)->st) return -EINVAL;
     lm_entry *e = entry_impl(entry);
+    pin_held(e);
     return take_value(e->map, e->st, old_out);
 }
 
@@ -883,40 +940,40 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
  */
 
 /* What a one-shot operation does with the key held. */
-typedef int (*lm_op_fn)(lockmap *map, lm_state *st, const void *in, void *out);
+typedef int (*lm_op_fn)(lm_entry *e, const void *in, void *out);
 
-/* Pin, lock, run, unlock, unpin: the same path as an entry, with the waiter
- * on our stack. Locating the key takes no shard lock on plain maps. A key
- * with no state is absent: only PIN_CREATE operations make one. */
+/* Lock, run, unlock: the same path as an entry, with the entry on our
+ * stack. A key with no state is absent: only PIN_CREATE operations make
+ * one. No eviction here: the caller decides. */
 static int one_shot(lockmap *map, uint64_t h, const void *key, size_t klen,
                     lm_pin_mode mode, bool promote, lm_op_fn fn, const void *in,
                     void *out) {
-    lm_state *st;
-    int rc = pin(map, h, key, klen, mode, promote, &st);
+    lockmap_entry entry;
+    int rc = lock_hashed(map, h, key, klen, mode, promote, WAIT_FOREVER, NULL,
+                         &entry);
     if (rc == -ENOENT) return 0;
     if (rc) return rc;
-    lm_waiter_t w;
-    lm_lock_acquire(&st->lock, &w);
-    rc = fn(map, st, in, out);
-    lm_lock_release(&st->lock, &w);
-    unpin(map, shard_of(map, h), st);
+    lm_entry *e = entry_impl(&entry);
+    rc = fn(e, in, out);
+    release_entry(e);
     return rc;
 }
 
-static int get_op(lockmap *map, lm_state *st, const void *in, void *out) {
+static int get_op(lm_entry *e, const void *in, void *out) {
     (void)in;
-    bool found = has_value(st);
-    if (found && out) memcpy(out, st_value(st), map->value_size);
+    bool found = has_value(e->st);
+    if (found && out) memcpy(out, st_value(e->st), e->map->value_size);
     return found;
 }
 
-static int insert_op(lockmap *map, lm_state *st, const void *in, void *out) {
-    return set_value(map, st, in, out);
+static int insert_op(lm_entry *e, const void *in, void *out) {
+    return set_value(e->map, e->st, in, out);
 }
 
-static int remove_op(lockmap *map, lm_state *st, const void *in, void *out) {
+static int remove_op(lm_entry *e, const void *in, void *out) {
     (void)in;
-    return take_value(map, st, out);
+    pin_held(e);
+    return take_value(e->map, e->st, out);
 }
 
 int lm_get(lockmap *map, const void *key, size_t klen, void *value_out,
@@ -998,8 +1055,8 @@ int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
     size_t locked = 0;
     for (; rc == 0 && locked < n; locked++) {
         lm_batch_key *k = &order[locked];
-        rc = lock_hashed(map, k->hash, k->key->data, k->key->len, WAIT_FOREVER,
-                         NULL, &entries[k->index]);
+        rc = lock_hashed(map, k->hash, k->key->data, k->key->len, PIN_CREATE,
+                         true, WAIT_FOREVER, NULL, &entries[k->index]);
         if (rc) break;
     }
     if (rc)
