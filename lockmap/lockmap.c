@@ -17,14 +17,16 @@
  *   key lock (the back end's) guards: the value and HAS_VALUE.
  *
  * Finding a key takes no lock when it exists (plain maps): walk the chain with
- * acquire loads, then pin the state with a CAS that refuses DEAD states, then
- * check the key. Memory of DEAD states is not returned to the allocator but
+ * acquire loads. Memory of DEAD states is not returned to the allocator but
  * kept in the shard's pool and reused for new keys of the same size, so a
- * stale pointer always points at a state: its atomic fields can be read, the
- * pin fails if it is dead, and the key check catches a state that was reused
- * for another key. Anything unexpected (a miss, a long chain) falls back to
- * the locked lookup, which also creates missing states. Tables replaced by a
- * resize are likewise kept until lockmap_free.
+ * stale pointer always points at a state whose atomic fields can be read.
+ * The found state's key lock is then tried at once (try_held): once held, a
+ * state that is alive, has a value and is the key's stays so without a
+ * reference, since only the lock holder can remove the value and only states
+ * without one die. Otherwise the thread pins the state (a CAS that refuses
+ * DEAD states, then a key check, or under the shard lock, which also creates
+ * missing states) and waits for the key lock. Tables replaced by a resize are
+ * likewise kept until lockmap_free.
  *
  * LRU maps (lockmap_lru.h) always look up under the shard lock, since every
  * access may reorder the shard's LRU list; their dead states go straight back
