@@ -4,13 +4,16 @@
  * state: its lock (from the back end linked in), a state word, its hash, and
  * the value and key bytes inline in one allocation.
  *
- * The state word packs a reference count (threads that hold, wait for, walk
- * or are looking at the key), HAS_VALUE and DEAD:
+ * The state word packs a reference count (threads that wait for, walk,
+ * create or remove the key, or hold it through a pin), HAS_VALUE and DEAD:
  *
- *     live, refs = n, maybe a value --(last unpin, no value:
- *          ^                           CAS 0 -> DEAD under the shard lock)-->
- * DEAD |                                                                  |
- *          +---- recycled for a new key (shard lock, release store) ----------+
+ *   live: refs = n, maybe a value
+ *     | last unpin leaves refs 0 and no value:
+ *     v CAS 0 -> DEAD under the shard lock, unlink, pool
+ *   DEAD
+ *     | reused for a new key: fields written, then word stored (release)
+ *     v under the shard lock
+ *   live
  *
  *   shard lock (always the futex mutex) guards: the table and chains, making
  *       states DEAD, the shard's pool of dead states, LRU order;
