@@ -44,6 +44,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
+/* XXH3 compiled in here, so the default hash of a short key is inlined. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "lockmap/alloc.h"
@@ -170,6 +172,13 @@ const char *lockmap_variant(void) { return lm_lock_name(); }
 
 static uint64_t default_hash(const void *key, size_t klen, uint64_t seed) {
     return XXH3_64bits_withSeed(klen ? key : "", klen, seed);
+}
+
+/* The key's hash: the default one inlined, or the user's through its pointer.
+ */
+static inline uint64_t key_hash(lockmap *map, const void *key, size_t klen) {
+    if (map->hash == default_hash) return default_hash(key, klen, map->seed);
+    return map->hash(key, klen, map->seed);
 }
 
 static uint64_t splitmix64(uint64_t x) {
@@ -831,8 +840,8 @@ static int lock_common(lockmap *map, const void *key, size_t klen, lm_wait how,
         if (entry) entry_impl(entry)->st = NULL;
         return -EINVAL;
     }
-    return lock_hashed(map, map->hash(key, klen, map->seed), key, klen,
-                       PIN_CREATE, true, how, deadline, entry);
+    return lock_hashed(map, key_hash(map, key, klen), key, klen, PIN_CREATE,
+                       true, how, deadline, entry);
 }
 
 int lockmap_lock(lockmap *map, const void *key, size_t klen,
@@ -984,8 +993,8 @@ static int remove_op(lm_entry *e, const void *in, void *out) {
 int lm_get(lockmap *map, const void *key, size_t klen, void *value_out,
            bool promote) {
     if (!map || bad_key(key, klen)) return -EINVAL;
-    return one_shot(map, map->hash(key, klen, map->seed), key, klen,
-                    PIN_EXISTING, promote, get_op, NULL, value_out);
+    return one_shot(map, key_hash(map, key, klen), key, klen, PIN_EXISTING,
+                    promote, get_op, NULL, value_out);
 }
 
 int lockmap_get(lockmap *map, const void *key, size_t klen, void *value_out) {
@@ -999,7 +1008,7 @@ int lockmap_contains(lockmap *map, const void *key, size_t klen) {
 int lockmap_insert(lockmap *map, const void *key, size_t klen,
                    const void *value, void *old_out) {
     if (!map || !value || bad_key(key, klen)) return -EINVAL;
-    uint64_t h = map->hash(key, klen, map->seed);
+    uint64_t h = key_hash(map, key, klen);
     int rc = one_shot(map, h, key, klen, PIN_CREATE, true, insert_op, value,
                       old_out);
     /* An insert may put an LRU shard over its share. */
@@ -1009,8 +1018,8 @@ int lockmap_insert(lockmap *map, const void *key, size_t klen,
 
 int lockmap_remove(lockmap *map, const void *key, size_t klen, void *old_out) {
     if (!map || bad_key(key, klen)) return -EINVAL;
-    return one_shot(map, map->hash(key, klen, map->seed), key, klen,
-                    PIN_EXISTING, false, remove_op, NULL, old_out);
+    return one_shot(map, key_hash(map, key, klen), key, klen, PIN_EXISTING,
+                    false, remove_op, NULL, old_out);
 }
 
 /* ---- batches ----------------------------------------------------------------
@@ -1049,7 +1058,7 @@ int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
         if (!order) return -ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        order[i].hash = map->hash(keys[i].data, keys[i].len, map->seed);
+        order[i].hash = key_hash(map, keys[i].data, keys[i].len);
         order[i].key = &keys[i];
         order[i].index = i;
     }
