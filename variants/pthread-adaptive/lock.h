@@ -31,9 +31,7 @@
 
 #include "variants/platform.h"
 
-#ifdef __SANITIZE_THREAD__
-#include <sanitizer/tsan_interface.h>
-#endif
+#include "variants/pthread_clocklock.h"
 
 typedef struct pmutex_adaptive_lock {
     pthread_mutex_t m;
@@ -73,23 +71,12 @@ static inline bool pmutex_adaptive_trylock(pmutex_adaptive_lock_t *l,
 }
 
 /* deadline: absolute CLOCK_MONOTONIC. A free mutex is taken even past the
- * deadline (POSIX). gcc 12's ThreadSanitizer does not intercept
- * pthread_mutex_clocklock, so under TSan the call is annotated as a try-lock
- * by hand; otherwise TSan would see unlocks of a mutex it never saw locked. */
+ * deadline (POSIX). */
 static inline bool pmutex_adaptive_timedlock(pmutex_adaptive_lock_t *l,
                                              pmutex_adaptive_waiter_t *w,
                                              const struct timespec *deadline) {
     (void)w;
-#ifdef __SANITIZE_THREAD__
-    __tsan_mutex_pre_lock(&l->m, __tsan_mutex_try_lock);
-#endif
-    int rc = pthread_mutex_clocklock(&l->m, CLOCK_MONOTONIC, deadline);
-#ifdef __SANITIZE_THREAD__
-    __tsan_mutex_post_lock(
-        &l->m, __tsan_mutex_try_lock | (rc ? __tsan_mutex_try_lock_failed : 0),
-        0);
-#endif
-    return rc == 0;
+    return pthread_clocklock_mono(&l->m, deadline);
 }
 
 static inline void pmutex_adaptive_unlock(pmutex_adaptive_lock_t *l,

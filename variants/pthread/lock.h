@@ -26,10 +26,7 @@
 #include <time.h>
 
 #include "variants/platform.h"
-
-#ifdef __SANITIZE_THREAD__
-#include <sanitizer/tsan_interface.h>
-#endif
+#include "variants/pthread_clocklock.h"
 
 typedef struct pmutex_lock {
     pthread_mutex_t m;
@@ -58,22 +55,6 @@ static inline void pmutex_lock(pmutex_lock_t *l, pmutex_waiter_t *w) {
 static inline bool pmutex_trylock(pmutex_lock_t *l, pmutex_waiter_t *w) {
     (void)w;
     return pthread_mutex_trylock(&l->m) == 0;
-}
-
-/* pthread_mutex_clocklock on any mutex type. gcc 12's ThreadSanitizer does not
- * intercept it, so under TSan the call is annotated as a try-lock by hand;
- * otherwise TSan would see unlocks of a mutex it never saw locked. */
-static inline bool pthread_clocklock_mono(pthread_mutex_t *m,
-                                          const struct timespec *deadline) {
-#ifdef __SANITIZE_THREAD__
-    __tsan_mutex_pre_lock(m, __tsan_mutex_try_lock);
-#endif
-    int rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, deadline);
-#ifdef __SANITIZE_THREAD__
-    __tsan_mutex_post_lock(
-        m, __tsan_mutex_try_lock | (rc ? __tsan_mutex_try_lock_failed : 0), 0);
-#endif
-    return rc == 0;
 }
 
 /* deadline: absolute CLOCK_MONOTONIC. A free mutex is taken even past the

@@ -45,6 +45,7 @@
 #include "lockmap/internal.h"
 #include "lockmap/lockmap.h"
 #include "variants/platform.h"
+#include "variants/pthread_clocklock.h"
 
 #ifndef PEER_STRIPES
 #error "PEER_STRIPES (number of lock stripes, a power of two) is unset"
@@ -413,7 +414,7 @@ static int lock_common(lockmap *m, const void *key, size_t klen, wait_mode how,
     else if (how == WAIT_NEVER)
         rc = pthread_mutex_trylock(&s->mu);
     else
-        rc = pthread_mutex_clocklock(&s->mu, CLOCK_MONOTONIC, &dl);
+        rc = pthread_clocklock_mono(&s->mu, &dl) ? 0 : ETIMEDOUT;
     if (rc == EBUSY) return -EBUSY;
     if (rc == ETIMEDOUT) return -ETIMEDOUT;
     if (rc) return -rc;
