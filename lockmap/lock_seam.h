@@ -15,6 +15,12 @@
  *                            deadline dl; false (and not queued) otherwise
  *   X_unlock(l, w)           release; w is the one passed to the acquire
  *
+ * Reuse: the core recycles a dead key state, lock included, without calling
+ * X_lock_init again, and a thread holding a stale pointer may X_trylock that
+ * lock and X_unlock it at once (see try_held in lockmap.c). So a free lock
+ * must stay a valid free lock after any trylock/unlock pair, and X_trylock
+ * must never wait; X_lock_destroy runs only when the map is freed.
+ *
  * All are static inline, so a lock operation is never an indirect call. The
  * build compiles the core once per back end with LM_ALGO=X and
  * LM_VARIANT_HEADER naming X's header (see lockmap/variants.bzl). */
