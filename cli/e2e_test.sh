@@ -37,9 +37,13 @@ want_rows=$((NWL * ${#VARIANTS[@]}))
 [ "$(cut -f1,2 "$TMP/q" | sort -u | wc -l)" -eq "$want_rows" ] ||
     fail "missing variant/workload pairs"
 awk -F'\t' '$4 != "ok" { print "FAIL: not ok: " $0; bad = 1 }
-    $5 + 0 <= 0 { print "FAIL: no ops: " $0; bad = 1 }
+    # Under hold, global (one mutex) and striped may let the others through
+    # rarely or never in 0.2 s: that is what hold shows about them.
+    $5 + 0 <= 0 && $2 != "hold" { print "FAIL: no ops: " $0; bad = 1 }
     $3 != 2 { print "FAIL: threads: " $0; bad = 1 }
-    $7 == "" { print "FAIL: no latency: " $0; bad = 1 }
+    # 1 op in latency_sample is timed: a run with fewer ops (global under
+    # hold, where the holder blocks everyone) may rightly have none.
+    $7 == "" && $5 + 0 >= $8 + 0 { print "FAIL: no latency: " $0; bad = 1 }
     $8 != 64 { print "FAIL: sample rate: " $0; bad = 1 }
     END { exit bad }' "$TMP/q" >&2 || FAILED=1
 cut -f6 "$TMP/q" | grep -qvE '^(jemalloc|asan-malloc|tsan-malloc)$' &&
