@@ -601,6 +601,14 @@ static void value_gone(lockmap *map, lm_state *st) {
     futex_unlock(&sh->lock, NULL);
 }
 
+/* A value leaving the map: copied to `out`, or dropped when `out` is NULL. */
+static void hand_out(lockmap *map, lm_state *st, void *out) {
+    if (out)
+        memcpy(out, st_value(st), map->value_size);
+    else
+        drop_value(map, st_value(st));
+}
+
 static void fill_value(lockmap *map, lm_state *st, const void *value) {
     if (value)
         memcpy(st_value(st), value, map->value_size);
@@ -616,10 +624,7 @@ static int set_value(lockmap *map, lm_state *st, const void *value,
         value_appeared(map, st);
         return 0;
     }
-    if (old_out)
-        memcpy(old_out, st_value(st), map->value_size);
-    else
-        drop_value(map, st_value(st));
+    hand_out(map, st, old_out);
     fill_value(map, st, value);
     return 1;
 }
@@ -627,10 +632,7 @@ static int set_value(lockmap *map, lm_state *st, const void *value,
 /* 1 removed (copied or dropped), 0 was vacant. */
 static int take_value(lockmap *map, lm_state *st, void *old_out) {
     if (!has_value(st)) return 0;
-    if (old_out)
-        memcpy(old_out, st_value(st), map->value_size);
-    else
-        drop_value(map, st_value(st));
+    hand_out(map, st, old_out);
     value_gone(map, st);
     return 1;
 }
@@ -1206,10 +1208,7 @@ int lm_pop(lockmap *map, void *key_out, size_t key_cap, size_t *klen_out,
             count_values(sh, -1);
             futex_unlock(&sh->lock, NULL);
             if (st->klen) memcpy(key_out, st_key(map, st), st->klen);
-            if (value_out)
-                memcpy(value_out, st_value(st), map->value_size);
-            else
-                drop_value(map, st_value(st));
+            hand_out(map, st, value_out);
             free_state(map, st);
             return 0;
         }
