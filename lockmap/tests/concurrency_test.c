@@ -24,16 +24,6 @@ static lockmap *new_map(size_t shards) {
     return m;
 }
 
-/* Worker failures are counted and asserted on the main thread (cmocka's
- * assertions are not thread-safe). */
-static _Atomic int failures;
-#define CHECK(cond)                                  \
-    do {                                             \
-        if (!(cond)) atomic_fetch_add(&failures, 1); \
-    } while (0)
-
-static void reset_failures(void) { atomic_store(&failures, 0); }
-
 /* ---- mutual exclusion on one hot key
  * ----------------------------------------- */
 

@@ -253,12 +253,6 @@ static void test_value_drop_once_per_value(void **state) {
 /* ---- concurrency
  * ---------------------------------------------------------------- */
 
-static _Atomic int failures;
-#define CHECK(cond)                                  \
-    do {                                             \
-        if (!(cond)) atomic_fetch_add(&failures, 1); \
-    } while (0)
-
 typedef struct {
     lockmap_lru *map;
     uint64_t seed;
@@ -324,7 +318,7 @@ static void *churn_or_watch(void *arg) {
 
 static void test_capacity_bound_under_churn(void **state) {
     (void)state;
-    atomic_store(&failures, 0);
+    reset_failures();
     lockmap_lru *m = new_lru(CAP, 4);
     _Atomic int running = THREADS;
     lru_ctx c[THREADS + 1];
@@ -376,7 +370,7 @@ static int add_value(const void *key, size_t klen, void *value, void *ctx) {
 
 static void test_no_lost_updates_within_capacity(void **state) {
     (void)state;
-    atomic_store(&failures, 0);
+    reset_failures();
     lockmap_lru *m = new_lru(1024, 4); /* 256 per shard for 200 keys */
     lru_ctx c[THREADS];
     for (int i = 0; i < THREADS; i++)
@@ -425,7 +419,7 @@ static void *transfer(void *arg) {
 
 static void test_bank_transfers_in_lru(void **state) {
     (void)state;
-    atomic_store(&failures, 0);
+    reset_failures();
     /* Shares are per shard: leave room for an uneven spread of accounts. */
     lockmap_lru *m = new_lru(4 * ACCOUNTS, 2);
     for (uint64_t j = 0; j < ACCOUNTS; j++) {

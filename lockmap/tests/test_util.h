@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,6 +69,16 @@ static inline uint64_t test_rand(uint64_t *s) {
 #else
 #define lm_test_probe lockmap_trylock
 #endif
+
+/* Worker failures are counted and asserted on the main thread (cmocka's
+ * assertions are not thread-safe). */
+static _Atomic int failures __attribute__((unused));
+#define CHECK(cond)                                  \
+    do {                                             \
+        if (!(cond)) atomic_fetch_add(&failures, 1); \
+    } while (0)
+
+static inline void reset_failures(void) { atomic_store(&failures, 0); }
 
 /* Give the core away while waiting for another thread's atomic flag. */
 static inline void lm_test_yield(void) { sched_yield(); }
