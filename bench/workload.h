@@ -9,8 +9,10 @@
  *   entry   lockmap_lock, insert 0 if vacant, increment the u64 value,
  *           --cs-ns of work, unlock
  * The others have loops of their own: hot (entry on one single key), batch
- * (bank transfer under lockmap_lock_batch) and hold (thread 0 holds a key for
- * --hold-us at a time while the others do entry on other keys).
+ * (bank transfer under lockmap_lock_batch), hold (thread 0 holds a key for
+ * --hold-us at a time while the others do entry on other keys) and cache (a
+ * read-through cache, empty at the start: get, and on a miss insert the
+ * key's value, a fixed function of the key; meant for the LRU map).
  *
  * Reference workloads, which use no lockmap call:
  *   lock    acquire and release one lock of the back end (through the lock
@@ -36,6 +38,7 @@ typedef enum {
     LMB_LOOP_HOT,
     LMB_LOOP_BATCH,
     LMB_LOOP_HOLD,
+    LMB_LOOP_CACHE,
     LMB_LOOP_LOCK,
     LMB_LOOP_FLOOR,
     LMB_LOOP_MEMORY,
@@ -60,6 +63,10 @@ const lmb_workload *lmb_workloads(size_t *n);
 bool lmb_workload_uses_map(const lmb_workload *w);
 /* Operations draw keys from --dist (not hot, lock or memory). */
 bool lmb_workload_draws_keys(const lmb_workload *w);
+
+/* The map is prefilled with keys 0..keys-1 (all but cache, which starts
+ * empty, and the reference workloads, which have no map). */
+bool lmb_workload_prefills(const lmb_workload *w);
 
 /* Initial value of every prefilled key (batch starts with money). */
 uint64_t lmb_workload_initial_value(const lmb_workload *w);

@@ -6,8 +6,8 @@
 set -u
 . "$(dirname "$0")/test_lib.sh"
 
-WORKLOADS=entry,get,mixed,hot,batch,hold,ycsb-a,ycsb-b,ycsb-c,ycsb-d,ycsb-e,ycsb-f,lock,floor
-NWL=14
+WORKLOADS=entry,get,mixed,hot,batch,hold,cache,ycsb-a,ycsb-b,ycsb-c,ycsb-d,ycsb-e,ycsb-f,lock,floor
+NWL=15
 COMMON=(--threads=2 --duration=0.2 --warmup=0 --keys=2000 --format=csv)
 csv="$TMP/all.csv"
 
@@ -58,7 +58,8 @@ for c in variant workload dist threads keys shards pin cs_ns think_ns rep \
     duration_s ops mops ns_per_op p50_ns p99_ns p999_ns max_ns latency_sample \
     jain min_thread_ops max_thread_ops cpu_user_s cpu_sys_s cpu_s_per_mop \
     vcsw ivcsw verify cpu_model cores numa_nodes kernel compiler allocator \
-    allocator_version git_commit timestamp keygen_ns; do
+    allocator_version git_commit timestamp keygen_ns map capacity hit_ratio \
+    evictions hit_ratio_model; do
     "$CSV_QUERY" "$csv" "$c" >/dev/null 2>&1 || fail "no column $c"
 done
 
@@ -141,4 +142,32 @@ fi
 # (the figure is "-" under sanitizers, whose malloc keeps no comparable count)
 grep -qE "^futex +memory +1 +1 +([0-9.]+|-) bytes per key" "$TMP/memtable" ||
     fail "memory table row: $(cat "$TMP/memtable")"
+
+# The LRU map (--map=lru): every variant that has one (all = those), on the
+# workloads that change its contents; each verifies (conservation counts
+# what was evicted), stays within capacity, and reports its evictions. The
+# cache workload's hit ratio over zipf keys lies near Che's LRU estimate.
+"$LMBENCH" --variant=all --map=lru --capacity=500 --keys=2000 --dist=zipf \
+    --workload=entry,mixed,batch,hold,cache --threads=2 --duration=0.3 \
+    --warmup=0.1 --format=csv >"$TMP/lru.csv" || fail "LRU runs failed"
+"$CSV_QUERY" "$TMP/lru.csv" variant workload map capacity verify evictions \
+    hit_ratio hit_ratio_model >"$TMP/lq" || fail "LRU CSV"
+[ "$(wc -l <"$TMP/lq")" -ge 40 ] || fail "LRU rows: $(wc -l <"$TMP/lq")"
+awk -F'\t' '$3 != "lru" || $4 != 500 || $5 != "ok" { print "FAIL: LRU row: " $0; bad = 1 }
+    $1 == "global" || $1 == "striped" || $1 == "tbb" { print "FAIL: no LRU: " $0; bad = 1 }
+    $6 == "" { print "FAIL: no evictions column: " $0; bad = 1 }
+    $2 == "cache" && !($6 > 0) { print "FAIL: cache evicted nothing: " $0; bad = 1 }
+    $2 == "cache" && ($7 == "" || $8 == "" || $7 - $8 > 0.05 || $8 - $7 > 0.05) {
+        print "FAIL: hit ratio far from the LRU model: " $0; bad = 1 }
+    END { exit bad }' "$TMP/lq" >&2 || FAILED=1
+LMBENCH_FAULT=verify "$LMBENCH" --variant="${VARIANTS[0]}" --map=lru \
+    --capacity=100 --workload=entry --threads=2 --duration=0.1 --warmup=0 \
+    --keys=500 --format=csv >"$TMP/lf.csv" 2>/dev/null
+[ $? -eq 1 ] || fail "corrupted LRU run did not exit 1"
+[ "$("$CSV_QUERY" "$TMP/lf.csv" verify)" = "FAIL" ] || fail "corrupted LRU run not FAIL"
+# The plain map's cache workload keeps everything: no eviction column.
+"$LMBENCH" --variant="${VARIANTS[0]}" --workload=cache --threads=1 --keys=500 \
+    --duration=0.1 --warmup=0 --format=csv >"$TMP/pc.csv" || fail "plain cache run"
+[ "$("$CSV_QUERY" "$TMP/pc.csv" map capacity evictions verify)" = "$(printf 'plain\t0\t\tok')" ] ||
+    fail "plain cache row: $("$CSV_QUERY" "$TMP/pc.csv" map capacity evictions verify)"
 finish

@@ -5,7 +5,7 @@ For every variant v: //cli:lmbench_v (jemalloc) and //cli:lmbench_v_glibc
 //cli:lmbench that knows all the names. A back end added to VARIANTS gets its
 runners with no change here; so does a peer added to PEERS."""
 
-load("//lockmap:variants.bzl", "VARIANTS", "lock_label", "variant_defines")
+load("//lockmap:variants.bzl", "PEER_LOCKS", "VARIANTS", "lock_label", "variant_defines")
 
 # Peers: other maps behind the same lockmap API (bench/peers/<name>/), and our
 # core built with other projects' locks (PEER_LOCKS in lockmap/variants.bzl),
@@ -62,6 +62,14 @@ def lmbench_variants_define():
 def lmbench_peers_define():
     return "LMB_PEERS=\\\"%s\\\"" % ",".join(PEERS.keys())
 
+def _has_lru(v):
+    """Our core's library, with the LRU map: the back ends and PEER_LOCKS."""
+    return v in VARIANTS or v in PEER_LOCKS
+
+def lmbench_lru_define():
+    names = [v for v in list(VARIANTS) + list(PEERS) if _has_lru(v)]
+    return "LMB_LRU_VARIANTS=\\\"%s\\\"" % ",".join(names)
+
 def lmbench_runner_names():
     names = list(VARIANTS) + list(PEERS)
     return ["lmbench_" + v + s for v in names for s in ALLOCATORS.values()]
@@ -75,13 +83,15 @@ def lmbench_binaries():
                 # The lock and floor workloads use the variant's lock through
                 # the seam, with the defines the core is built with.
                 srcs = [
+                    "bench_map.h",
                     "runner.c",
                     "//lockmap:lock_seam.h",
                 ],
                 local_defines = [
                     "LMB_VARIANT=\\\"%s\\\"" % v,
                     lmbench_variants_define(),
-                ] + variant_defines(_seam(v)),
+                ] + (["LMB_HAS_LRU"] if _has_lru(v) else []) +
+                variant_defines(_seam(v)),
                 deps = [
                     ":common",
                     "//bench",

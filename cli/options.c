@@ -31,9 +31,15 @@ size_t lmb_split_variants(const char *list, const char **out, size_t max) {
 #define LMB_PEERS ""
 #endif
 
-bool lmb_variant_is_peer(const char *name) {
+/* The variants whose library has the LRU map: the build's LMB_LRU_VARIANTS,
+ * comma-separated. */
+#ifndef LMB_LRU_VARIANTS
+#define LMB_LRU_VARIANTS ""
+#endif
+
+static bool in_list(const char *list, const char *name) {
     size_t n = strlen(name);
-    for (const char *p = LMB_PEERS; *p;) {
+    for (const char *p = list; *p;) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len == n && strncmp(p, name, n) == 0) return true;
@@ -41,6 +47,12 @@ bool lmb_variant_is_peer(const char *name) {
         p = end + 1;
     }
     return false;
+}
+
+bool lmb_variant_is_peer(const char *name) { return in_list(LMB_PEERS, name); }
+
+bool lmb_variant_has_lru(const char *name) {
+    return in_list(LMB_LRU_VARIANTS, name);
 }
 
 /* Whole number in [lo, hi], digits only. */
@@ -83,10 +95,10 @@ static char *arena_copy(const char *s) {
     return p;
 }
 
-#define FAIL(...)                                                            \
-    do {                                                                     \
-        snprintf(err, errlen, __VA_ARGS__);                                  \
-        return -1;                                                           \
+#define FAIL(...)                           \
+    do {                                    \
+        snprintf(err, errlen, __VA_ARGS__); \
+        return -1;                          \
     } while (0)
 
 /* A comma-separated list: each item must be non-empty. */
@@ -104,11 +116,34 @@ static int split_list(char *s, char **items, size_t max, size_t *n) {
 }
 
 enum opt_id {
-    O_VARIANT, O_LIST_VARIANTS, O_THREADS, O_DURATION, O_WARMUP, O_REPEAT,
-    O_SEED, O_WORKLOAD, O_BATCH, O_HOLD_US, O_KEYS, O_DIST, O_CS_NS,
-    O_THINK_NS, O_SHARDS, O_PIN, O_TOPOLOGY, O_CSV, O_FORMAT,
-    O_LATENCY_SAMPLE, O_ALLOCATOR, O_HELP, O_VERSION,
-    O_WORKER, O_REP, O_GIT_COMMIT,
+    O_VARIANT,
+    O_LIST_VARIANTS,
+    O_THREADS,
+    O_DURATION,
+    O_WARMUP,
+    O_REPEAT,
+    O_SEED,
+    O_WORKLOAD,
+    O_BATCH,
+    O_HOLD_US,
+    O_KEYS,
+    O_DIST,
+    O_CS_NS,
+    O_THINK_NS,
+    O_SHARDS,
+    O_PIN,
+    O_TOPOLOGY,
+    O_CSV,
+    O_FORMAT,
+    O_LATENCY_SAMPLE,
+    O_ALLOCATOR,
+    O_MAP,
+    O_CAPACITY,
+    O_HELP,
+    O_VERSION,
+    O_WORKER,
+    O_REP,
+    O_GIT_COMMIT,
 };
 
 static const struct {
@@ -137,6 +172,8 @@ static const struct {
     {"format", O_FORMAT, true},
     {"latency-sample", O_LATENCY_SAMPLE, true},
     {"allocator", O_ALLOCATOR, true},
+    {"map", O_MAP, true},
+    {"capacity", O_CAPACITY, true},
     {"help", O_HELP, false},
     {"version", O_VERSION, false},
     {"worker", O_WORKER, false},
@@ -171,9 +208,14 @@ static void defaults(lmb_opts *o, const char *const *known, size_t nknown) {
     o->git_commit = "unknown";
 }
 
-static int set_option(lmb_opts *o, enum opt_id id, const char *shown,
-                      char *val, const char *const *known, size_t nknown,
-                      char *err, size_t errlen) {
+/* Set while parsing: --variant named variants one by one (not all, backends
+ * or peers), and the option as given, for the --map=lru cross-check. */
+static bool variants_named;
+static char variant_shown[512];
+
+static int set_option(lmb_opts *o, enum opt_id id, const char *shown, char *val,
+                      const char *const *known, size_t nknown, char *err,
+                      size_t errlen) {
     uint64_t u;
     char *items[LMB_MAX_LIST];
     size_t n;
@@ -188,6 +230,7 @@ static int set_option(lmb_opts *o, enum opt_id id, const char *shown,
                 if (all || lmb_variant_is_peer(known[i]) == peers)
                     o->variants[o->nvariants++] = known[i];
             if (o->nvariants == 0) FAIL("%s: no such variant built in", shown);
+            variants_named = false;
             return 0;
         }
         if (split_list(val, items, LMB_MAX_LIST, &n) != 0)
@@ -207,11 +250,12 @@ static int set_option(lmb_opts *o, enum opt_id id, const char *shown,
                     FAIL("%s: variant '%s' given twice", shown, items[i]);
             o->variants[o->nvariants++] = found;
         }
+        variants_named = true;
+        snprintf(variant_shown, sizeof variant_shown, "%s", shown);
         return 0;
     case O_THREADS:
         if (split_list(val, items, LMB_MAX_LIST, &n) != 0)
-            FAIL("%s: expected a comma-separated list of thread counts",
-                 shown);
+            FAIL("%s: expected a comma-separated list of thread counts", shown);
         for (size_t i = 0; i < n; i++) {
             if (parse_u64(items[i], 1, LMB_MAX_THREADS, &u) != 0)
                 FAIL("%s: '%s' is not a whole number from 1 to %d", shown,
@@ -227,8 +271,7 @@ static int set_option(lmb_opts *o, enum opt_id id, const char *shown,
         for (size_t i = 0; i < n; i++) {
             const lmb_workload *w = lmb_workload_find(items[i]);
             if (!w)
-                FAIL("%s: unknown workload '%s' (see --help)", shown,
-                     items[i]);
+                FAIL("%s: unknown workload '%s' (see --help)", shown, items[i]);
             o->workloads[i] = w;
         }
         o->nworkloads = n;
@@ -323,6 +366,19 @@ static int set_option(lmb_opts *o, enum opt_id id, const char *shown,
         else
             FAIL("%s: must be jemalloc or glibc", shown);
         return 0;
+    case O_MAP:
+        if (strcmp(val, "plain") == 0)
+            o->lru = false;
+        else if (strcmp(val, "lru") == 0)
+            o->lru = true;
+        else
+            FAIL("%s: must be plain or lru", shown);
+        return 0;
+    case O_CAPACITY:
+        if (parse_u64(val, 1, LMB_DIST_MAX_KEYS, &o->capacity) != 0)
+            FAIL("%s: must be a whole number from 1 to %llu", shown,
+                 (unsigned long long)LMB_DIST_MAX_KEYS);
+        return 0;
     case O_REP:
         if (parse_u64(val, 1, 10000, &u) != 0)
             FAIL("%s: must be a whole number from 1 to 10000", shown);
@@ -347,11 +403,11 @@ static int set_option(lmb_opts *o, enum opt_id id, const char *shown,
     FAIL("%s: unhandled option", shown);
 }
 
-int lmb_opts_parse(lmb_opts *o, int argc, char **argv,
-                   const char *const *known, size_t nknown, char *err,
-                   size_t errlen) {
+int lmb_opts_parse(lmb_opts *o, int argc, char **argv, const char *const *known,
+                   size_t nknown, char *err, size_t errlen) {
     defaults(o, known, nknown);
     arena_used = 0;
+    variants_named = false;
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0 || arg[2] == 0)
@@ -409,6 +465,27 @@ int lmb_opts_parse(lmb_opts *o, int argc, char **argv,
             FAIL("--batch=%u: more than --keys=%llu", o->batch,
                  (unsigned long long)o->keys);
     }
+    if (o->lru && o->capacity == 0)
+        FAIL("--map=lru: needs --capacity=N (the most values the map keeps)");
+    if (!o->lru && o->capacity)
+        FAIL("--capacity=%llu: only with --map=lru",
+             (unsigned long long)o->capacity);
+    if (o->lru) {
+        /* Named variants must have the LRU map; all, backends and peers
+         * select those that have it. */
+        size_t kept = 0;
+        for (size_t i = 0; i < o->nvariants; i++) {
+            if (lmb_variant_has_lru(o->variants[i]))
+                o->variants[kept++] = o->variants[i];
+            else if (variants_named)
+                FAIL("%s: '%s' has no LRU map (--map=lru runs the back ends "
+                     "and the ck-* peers)",
+                     variant_shown, o->variants[i]);
+        }
+        if (kept == 0)
+            FAIL("--map=lru: none of the variants selected has an LRU map");
+        o->nvariants = kept;
+    }
     if (o->topology) {
         hwloc_topology_t t;
         char why[256];
@@ -432,70 +509,83 @@ void lmb_opts_help(FILE *out, const char *const *known, size_t nknown) {
         fprintf(out, " %s%s", known[i],
                 lmb_variant_is_peer(known[i]) ? " (peer)" : "");
     fprintf(out, ")\n");
-    fprintf(out,
-            "  --list-variants       print the variants built in and exit "
-            "(peers marked)\n"
-            "  --allocator=NAME      jemalloc or glibc (default: jemalloc)\n"
-            "  --threads=LIST        thread counts (default: online CPUs, %ld)\n"
-            "  --duration=SECONDS    timed phase of each run (default: 2)\n"
-            "  --warmup=SECONDS      untimed phase before it (default: 0.5)\n"
-            "  --repeat=N            repetitions; variants interleave within "
-            "each (default: 1)\n"
-            "  --seed=N              seed for keys and hash (default: 1)\n"
-            "  --workload=LIST       default: entry; one or more of:\n",
-            cpus);
+    fprintf(
+        out,
+        "  --list-variants       print the variants built in and exit "
+        "(peers marked)\n"
+        "  --allocator=NAME      jemalloc or glibc (default: jemalloc)\n"
+        "  --threads=LIST        thread counts (default: online CPUs, %ld)\n"
+        "  --duration=SECONDS    timed phase of each run (default: 2)\n"
+        "  --warmup=SECONDS      untimed phase before it (default: 0.5)\n"
+        "  --repeat=N            repetitions; variants interleave within "
+        "each (default: 1)\n"
+        "  --seed=N              seed for keys and hash (default: 1)\n"
+        "  --workload=LIST       default: entry; one or more of:\n",
+        cpus);
     size_t nw;
     const lmb_workload *w = lmb_workloads(&nw);
     for (size_t i = 0; i < nw; i++)
         fprintf(out, "      %-8s %s\n", w[i].name, w[i].help);
-    fprintf(out,
-            "      (YCSB: read = get, update/read-modify-write = entry, insert "
-            "= new key;\n"
-            "       E has no scans in a hash map: its 95%% scans are gets; D "
-            "reads follow --dist)\n"
-            "      (lock and floor use no map: the back end's lock alone, and "
-            "the cost floor of a\n"
-            "       map with per-key locks: a pre-sized open-addressing array "
-            "of {key, lock, value},\n"
-            "       linear probing, keys from --dist; both verify a counter "
-            "against the operations.\n"
-            "       memory: build and prefill the map, report its bytes per "
-            "key beyond the 16 of\n"
-            "       key and value from the allocator's statistics; use "
-            "--keys=1000000 --threads=1)\n"
-            "  --batch=K             keys per batch transfer, 2..%d "
-            "(default: 4)\n"
-            "  --hold-us=N           how long the hold workload holds its key "
-            "(default: 1000)\n"
-            "  --keys=N              prefilled keys, u64 (default: 100000)\n"
-            "  --dist=SPEC           uniform | zipf[:THETA] (THETA 0<..<=3, "
-            "default 0.99) |\n"
-            "                        hotset:P:F (fraction P of operations on "
-            "fraction F of keys)\n"
-            "                        (default: uniform; hot ranks are "
-            "scrambled over the key space)\n"
-            "  --cs-ns=N             busy work inside each critical section, "
-            "ns (default: 0)\n"
-            "  --think-ns=N          busy work between operations, ns "
-            "(default: 0)\n"
-            "  --shards=N            map shards, 0 = library default "
-            "(default: 0)\n"
-            "  --pin=MODE            none | compact | scatter (default: "
-            "none)\n"
-            "  --topology=SPEC       hwloc synthetic description or XML file "
-            "to plan pinning on\n"
-            "                        instead of this machine's; threads are "
-            "then not bound (default: none)\n"
-            "  --csv=FILE            append rows to FILE, header once "
-            "(default: none)\n"
-            "  --format=table|csv    stdout format (default: table on a "
-            "terminal, else csv)\n"
-            "  --latency-sample=N    time one operation in N, 0 = off "
-            "(default: 64)\n"
-            "  --help                this text\n"
-            "  --version             print the version\n\n"
-            "Exit status: 0 ok, 1 a verification FAIL or a failed run, 2 bad "
-            "input,\n130 stopped by SIGINT (143 SIGTERM; completed rows are "
-            "kept).\n",
-            LMB_MAX_BATCH);
+    fprintf(
+        out,
+        "      (YCSB: read = get, update/read-modify-write = entry, insert "
+        "= new key;\n"
+        "       E has no scans in a hash map: its 95%% scans are gets; D "
+        "reads follow --dist)\n"
+        "      (lock and floor use no map: the back end's lock alone, and "
+        "the cost floor of a\n"
+        "       map with per-key locks: a pre-sized open-addressing array "
+        "of {key, lock, value},\n"
+        "       linear probing, keys from --dist; both verify a counter "
+        "against the operations.\n"
+        "       memory: build and prefill the map, report its bytes per "
+        "key beyond the 16 of\n"
+        "       key and value from the allocator's statistics; use "
+        "--keys=1000000 --threads=1)\n"
+        "      (cache: a read-through cache, cold at the start: get, and on "
+        "a miss insert the\n"
+        "       key's value; the rows report hit_ratio, and with --map=lru "
+        "evictions and\n"
+        "       Che's estimate of an LRU cache's hit ratio for --dist)\n"
+        "  --map=plain|lru       the map: plain, or the LRU map bounded "
+        "by --capacity\n"
+        "                        (default: plain; lru runs the back ends "
+        "and ck-* peers)\n"
+        "  --capacity=N          the LRU map's capacity in values "
+        "(required with --map=lru)\n"
+        "  --batch=K             keys per batch transfer, 2..%d "
+        "(default: 4)\n"
+        "  --hold-us=N           how long the hold workload holds its key "
+        "(default: 1000)\n"
+        "  --keys=N              prefilled keys, u64 (default: 100000)\n"
+        "  --dist=SPEC           uniform | zipf[:THETA] (THETA 0<..<=3, "
+        "default 0.99) |\n"
+        "                        hotset:P:F (fraction P of operations on "
+        "fraction F of keys)\n"
+        "                        (default: uniform; hot ranks are "
+        "scrambled over the key space)\n"
+        "  --cs-ns=N             busy work inside each critical section, "
+        "ns (default: 0)\n"
+        "  --think-ns=N          busy work between operations, ns "
+        "(default: 0)\n"
+        "  --shards=N            map shards, 0 = library default "
+        "(default: 0)\n"
+        "  --pin=MODE            none | compact | scatter (default: "
+        "none)\n"
+        "  --topology=SPEC       hwloc synthetic description or XML file "
+        "to plan pinning on\n"
+        "                        instead of this machine's; threads are "
+        "then not bound (default: none)\n"
+        "  --csv=FILE            append rows to FILE, header once "
+        "(default: none)\n"
+        "  --format=table|csv    stdout format (default: table on a "
+        "terminal, else csv)\n"
+        "  --latency-sample=N    time one operation in N, 0 = off "
+        "(default: 64)\n"
+        "  --help                this text\n"
+        "  --version             print the version\n\n"
+        "Exit status: 0 ok, 1 a verification FAIL or a failed run, 2 bad "
+        "input,\n130 stopped by SIGINT (143 SIGTERM; completed rows are "
+        "kept).\n",
+        LMB_MAX_BATCH);
 }

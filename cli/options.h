@@ -43,6 +43,8 @@ typedef struct lmb_opts {
     const char *csv;      /* NULL: none */
     lmb_format format;
     uint64_t latency_sample; /* time 1 operation in N; 0 = off */
+    bool lru;                /* --map=lru: the LRU map instead of the plain */
+    uint64_t capacity;       /* --capacity: the LRU map's; 0 with the plain */
     bool help, version, list_variants;
     /* Internal, set by the dispatcher for a runner. */
     bool worker;
@@ -54,15 +56,18 @@ typedef struct lmb_opts {
  * with err holding one line that starts with the offending option (e.g.
  * "--threads=0: must be a whole number from 1 to 4096"). Later options
  * override earlier ones. Checks the topology too (it has to load). */
-int lmb_opts_parse(lmb_opts *o, int argc, char **argv,
-                   const char *const *known, size_t nknown, char *err,
-                   size_t errlen);
+int lmb_opts_parse(lmb_opts *o, int argc, char **argv, const char *const *known,
+                   size_t nknown, char *err, size_t errlen);
 
 void lmb_opts_help(FILE *out, const char *const *known, size_t nknown);
 
 /* True when the variant is a peer (the build's LMB_PEERS: another map, or our
  * core with another project's lock) rather than one of our back ends. */
 bool lmb_variant_is_peer(const char *name);
+
+/* True when the variant's library has the LRU map (lockmap_lru.h): our back
+ * ends and the peers built on our core (the build's LMB_LRU_VARIANTS). */
+bool lmb_variant_has_lru(const char *name);
 
 /* Splits a comma-separated list of variant names (the build's LMB_VARIANTS)
  * into a static array. */

@@ -139,7 +139,8 @@ static void bad_inputs(void **state) {
         {{"--shards=70000"}, "--shards=70000:"},
         {{"--pin=spread"}, "--pin=spread:"},
         {{"--topology=bogus:3"}, "--topology=bogus:3:"},
-        {{"--topology=/nonexistent/topo.xml"}, "--topology=/nonexistent/topo.xml:"},
+        {{"--topology=/nonexistent/topo.xml"},
+         "--topology=/nonexistent/topo.xml:"},
         {{"--format=xml"}, "--format=xml:"},
         {{"--latency-sample=-1"}, "--latency-sample=-1:"},
         {{"--allocator=tcmalloc"}, "--allocator=tcmalloc:"},
@@ -152,6 +153,12 @@ static void bad_inputs(void **state) {
         {{"--workload=hold", "--threads=1"}, "--threads=1:"},
         {{"--workload=hold", "--keys=1", "--threads=2"}, "--keys=1:"},
         {{"--workload=batch", "--batch=8", "--keys=4"}, "--batch=8:"},
+        {{"--map=lfu"}, "--map=lfu:"},
+        {{"--map=lru"}, "--map=lru:"},
+        {{"--capacity=0", "--map=lru"}, "--capacity=0:"},
+        {{"--capacity=3000000000", "--map=lru"}, "--capacity=3000000000:"},
+        {{"--capacity=10"}, "--capacity=10:"},
+        {{"--capacity=10", "--map=plain"}, "--capacity=10:"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         lmb_opts o;
@@ -176,24 +183,64 @@ static void help_lists_every_option(void **state) {
     FILE *f = open_memstream(&text, &len);
     lmb_opts_help(f, known, NKNOWN);
     fclose(f);
-    const char *opts[] = {"--variant", "--list-variants", "--allocator",
-                          "--threads", "--duration", "--warmup", "--repeat",
-                          "--seed", "--workload", "--batch", "--hold-us",
-                          "--keys", "--dist", "--cs-ns", "--think-ns",
-                          "--shards", "--pin", "--topology", "--csv",
-                          "--format", "--latency-sample", "--help",
-                          "--version", "ycsb-e", "hold", "mcs-park"};
+    const char *opts[] = {"--variant",  "--list-variants", "--allocator",
+                          "--threads",  "--duration",      "--warmup",
+                          "--repeat",   "--seed",          "--workload",
+                          "--batch",    "--hold-us",       "--keys",
+                          "--dist",     "--cs-ns",         "--think-ns",
+                          "--shards",   "--pin",           "--topology",
+                          "--csv",      "--format",        "--latency-sample",
+                          "--help",     "--version",       "--map",
+                          "--capacity", "ycsb-e",          "hold",
+                          "cache",      "mcs-park"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
-        if (!strstr(text, opts[i])) fail_msg("--help does not mention %s", opts[i]);
+        if (!strstr(text, opts[i]))
+            fail_msg("--help does not mention %s", opts[i]);
     free(text);
+}
+
+/* --map=lru keeps the variants with an LRU map: a named one without is an
+ * error; all, backends and peers drop those without. The build's
+ * LMB_LRU_VARIANTS has our back ends and not the peer global. */
+static void lru_map(void **state) {
+    (void)state;
+    static const char *const names[] = {"futex", "global", "spin"};
+    lmb_opts o;
+    char err[512];
+    char *ok_args[] = {"lmbench", "--map=lru", "--capacity=500"};
+    assert_int_equal(lmb_opts_parse(&o, 3, ok_args, names, 3, err, sizeof err),
+                     0);
+    assert_true(o.lru);
+    assert_int_equal(o.capacity, 500);
+    assert_int_equal(o.nvariants, 2);
+    assert_string_equal(o.variants[0], "futex");
+    assert_string_equal(o.variants[1], "spin");
+
+    char *named[] = {"lmbench", "--map=lru", "--capacity=5",
+                     "--variant=spin,global"};
+    assert_int_equal(lmb_opts_parse(&o, 4, named, names, 3, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "--variant=spin,global: 'global' has no LRU"));
+
+    char *none[] = {"lmbench", "--map=lru", "--capacity=5", "--variant=peers"};
+    assert_int_equal(lmb_opts_parse(&o, 4, none, names, 3, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "--map=lru:"));
+
+    char *plain[] = {"lmbench", "--variant=global"};
+    assert_int_equal(lmb_opts_parse(&o, 2, plain, names, 3, err, sizeof err),
+                     0);
+    assert_false(o.lru);
+    assert_int_equal(o.capacity, 0);
+    assert_false(lmb_variant_has_lru("global"));
+    assert_true(lmb_variant_has_lru("mcs-park"));
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults),
-        cmocka_unit_test(values),
-        cmocka_unit_test(bad_inputs),
-        cmocka_unit_test(help_lists_every_option),
+        cmocka_unit_test(defaults),   cmocka_unit_test(values),
+        cmocka_unit_test(bad_inputs), cmocka_unit_test(help_lists_every_option),
+        cmocka_unit_test(lru_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,14 +29,15 @@
 #include "bench/busy.h"
 #include "bench/dist.h"
 #include "bench/hist.h"
+#include "bench/lru_model.h"
 #include "bench/pin.h"
 #include "bench/rng.h"
 #include "bench/workload.h"
+#include "cli/bench_map.h"
 #include "cli/meta.h"
 #include "cli/options.h"
 #include "cli/row.h"
 #include "lockmap/lock_seam.h"
-#include "lockmap/lockmap.h"
 
 #ifndef LMB_VARIANT
 #error "LMB_VARIANT (the variant this runner is linked with) is unset"
@@ -78,7 +79,10 @@ typedef struct thread_ctx {
     uint64_t ops_start; /* ops when this thread saw the timed phase begin */
     uint64_t measured;  /* ops in the timed phase */
     bool saw_measure, saw_stop;
-    uint64_t entry_incs, inserted_new, replaced_new, removed, get_misses;
+    uint64_t entry_incs, inserted_new, replaced_new, removed;
+    uint64_t gets, hits;             /* every phase */
+    uint64_t gets_start, hits_start; /* when the timed phase began */
+    uint64_t gets_measured, hits_measured;
     uint64_t errors, holds;
     uint64_t ref_incs; /* lock and floor: increments done under the lock */
     uint64_t new_key_next;
@@ -91,7 +95,7 @@ struct run {
     const lmb_opts *o;
     const lmb_workload *w;
     unsigned nthreads;
-    lockmap *map;      /* NULL for lock and floor */
+    lmb_map map;       /* neither map for lock and floor */
     uint64_t map_seed; /* the map's hash seed; floor hashes with it too */
     one_lock *one;     /* lock */
     floor_slot *slots; /* floor */
@@ -105,6 +109,9 @@ struct run {
     unsigned *plan;
     pthread_barrier_t start;
     _Atomic int phase;
+    /* LRU map: the values it dropped (evicted, removed, replaced) and their
+     * sum, for the conservation check. Relaxed atomics: read after join. */
+    _Atomic uint64_t dropped, dropped_sum;
     /* Cumulative percentage thresholds for the mix loop. */
     unsigned cut_get, cut_insert, cut_remove;
 };
@@ -113,7 +120,7 @@ struct run {
 
 static inline void op_entry(run *R, thread_ctx *t, uint64_t key) {
     lockmap_entry e = LOCKMAP_ENTRY_INIT;
-    if (lockmap_lock(R->map, &key, sizeof key, &e) != 0) {
+    if (lmb_map_lock(&R->map, &key, sizeof key, &e) != 0) {
         t->errors++;
         return;
     }
@@ -135,14 +142,47 @@ static inline void op_entry(run *R, thread_ctx *t, uint64_t key) {
 
 static inline void op_get(run *R, thread_ctx *t, uint64_t key) {
     uint64_t v;
-    if (lockmap_get(R->map, &key, sizeof key, &v) != 1) t->get_misses++;
+    t->gets++;
+    if (lmb_map_get(&R->map, &key, sizeof key, &v) == 1) t->hits++;
+}
+
+/* The value the cache workload stores for a key: a fixed function of it, so
+ * that every hit and the final map can be checked. */
+static inline uint64_t cache_value(uint64_t key) {
+    return lmb_mix64(key ^ 0xcac4e);
+}
+
+/* Read-through cache: get; on a miss, "load" the value and insert it. Two
+ * threads missing the same key both insert; the second replaces an equal
+ * value (counted in replaced_new, which is fine here). */
+static inline void op_cache(run *R, thread_ctx *t, uint64_t key) {
+    uint64_t v;
+    t->gets++;
+    int rc = lmb_map_get(&R->map, &key, sizeof key, &v);
+    if (rc == 1) {
+        t->hits++;
+        if (v != cache_value(key)) t->errors++;
+        return;
+    }
+    if (rc != 0) {
+        t->errors++;
+        return;
+    }
+    v = cache_value(key);
+    rc = lmb_map_insert(&R->map, &key, sizeof key, &v, NULL);
+    if (rc == 0)
+        t->inserted_new++;
+    else if (rc == 1)
+        t->replaced_new++;
+    else
+        t->errors++;
 }
 
 static inline void op_insert(run *R, thread_ctx *t, uint64_t key) {
     static const uint64_t zero = 0;
     if (R->w->insert_new_keys)
         key = R->o->keys + t->new_key_next++ * R->nthreads + t->id;
-    int rc = lockmap_insert(R->map, &key, sizeof key, &zero, NULL);
+    int rc = lmb_map_insert(&R->map, &key, sizeof key, &zero, NULL);
     if (rc == 0)
         t->inserted_new++;
     else if (rc < 0)
@@ -152,7 +192,7 @@ static inline void op_insert(run *R, thread_ctx *t, uint64_t key) {
 }
 
 static inline void op_remove(run *R, thread_ctx *t, uint64_t key) {
-    int rc = lockmap_remove(R->map, &key, sizeof key, NULL);
+    int rc = lmb_map_remove(&R->map, &key, sizeof key, NULL);
     if (rc == 1) t->removed++;
 }
 
@@ -181,15 +221,22 @@ static inline void op_batch(run *R, thread_ctx *t) {
         keys[i].data = &ids[i];
         keys[i].len = sizeof ids[i];
     }
-    if (lockmap_lock_batch(R->map, keys, k, ents) != 0) {
+    if (lmb_map_lock_batch(&R->map, keys, k, ents) != 0) {
         t->errors++;
         return;
     }
     uint64_t *from = lockmap_entry_value(&ents[0]);
     uint64_t *to = lockmap_entry_value(&ents[1]);
-    if (!from || !to)
+    if (R->map.lru && from && !to) {
+        /* The LRU map may have evicted a key: it comes back with 0. */
+        to = lockmap_entry_or_insert(&ents[1], NULL);
+        if (to) t->inserted_new++;
+    }
+    if (!from && R->map.lru) {
+        /* Evicted: nothing to move from. */
+    } else if (!from || !to) {
         t->errors++; /* every key was prefilled and none is removed */
-    else if (*from > 0) {
+    } else if (*from > 0) {
         --*from;
         ++*to;
     }
@@ -210,8 +257,8 @@ static inline void op_lock(run *R, thread_ctx *t) {
 /* The floor workload: hash the key as the map does (XXH3 with the same
  * seed), probe linearly, lock the slot, increment, unlock. */
 static inline void op_floor(run *R, thread_ctx *t, uint64_t key) {
-    uint64_t i = XXH3_64bits_withSeed(&key, sizeof key, R->map_seed) &
-                 R->floor_mask;
+    uint64_t i =
+        XXH3_64bits_withSeed(&key, sizeof key, R->map_seed) & R->floor_mask;
     floor_slot *s;
     for (;;) {
         s = &R->slots[i];
@@ -266,11 +313,15 @@ static void phase_change(thread_ctx *t, int ph) {
     if (ph == PH_MEASURE && !t->saw_measure) {
         t->saw_measure = true;
         t->ops_start = t->ops;
+        t->gets_start = t->gets;
+        t->hits_start = t->hits;
         getrusage(RUSAGE_THREAD, &t->ru0);
     } else if (ph == PH_STOP && !t->saw_stop) {
         t->saw_stop = true;
         if (t->saw_measure) {
             t->measured = t->ops - t->ops_start;
+            t->gets_measured = t->gets - t->gets_start;
+            t->hits_measured = t->hits - t->hits_start;
             getrusage(RUSAGE_THREAD, &t->ru1);
         }
     }
@@ -289,6 +340,9 @@ static inline void one_op(run *R, thread_ctx *t) {
         break;
     case LMB_LOOP_FLOOR:
         op_floor(R, t, lmb_dist_next(&R->dist, &t->rng));
+        break;
+    case LMB_LOOP_CACHE:
+        op_cache(R, t, lmb_dist_next(&R->dist, &t->rng));
         break;
     case LMB_LOOP_HOLD: {
         uint64_t key;
@@ -329,7 +383,7 @@ static void holder_loop(run *R, thread_ctx *t) {
         }
         lockmap_entry e = LOCKMAP_ENTRY_INIT;
         uint64_t key = R->held_key;
-        if (lockmap_lock(R->map, &key, sizeof key, &e) != 0) {
+        if (lmb_map_lock(&R->map, &key, sizeof key, &e) != 0) {
             t->errors++;
             continue;
         }
@@ -385,7 +439,8 @@ static void die(const char *what) {
 static void sleep_until(uint64_t ns) {
     struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
                           .tv_nsec = (long)(ns % 1000000000u)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+           EINTR) {
     }
 }
 
@@ -395,18 +450,35 @@ static double tv_s(struct timeval tv) {
 
 typedef struct sums {
     uint64_t sum, count;
+    bool cache;     /* values must be cache_value(key) */
+    uint64_t wrong; /* cache: values that are not */
 } sums;
 
 static int sum_values(const void *key, size_t klen, void *value, void *ctx) {
-    (void)key;
-    (void)klen;
     sums *s = ctx;
-    uint64_t v;
+    uint64_t v, k;
     memcpy(&v, value, sizeof v);
     s->sum += v;
     s->count++;
+    if (s->cache) {
+        memcpy(&k, key, sizeof k);
+        if (klen != sizeof k || v != cache_value(k)) s->wrong++;
+    }
     return 0;
 }
+
+#ifdef LMB_HAS_LRU
+/* The LRU map's value_drop: counts what leaves the map unseen (evictions, and
+ * removes or replacements without old_out), for the conservation check. */
+static void count_dropped(void *value, void *ctx) {
+    run *R = ctx;
+    uint64_t v;
+    memcpy(&v, value, sizeof v);
+    /* Relaxed: totals read after pthread_join, which orders them. */
+    atomic_fetch_add_explicit(&R->dropped, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&R->dropped_sum, v, memory_order_relaxed);
+}
+#endif
 
 /* Nanoseconds per draw of the key generator (the benchmark loop pays it on
  * every operation, so it is reported). */
@@ -471,6 +543,21 @@ int main(int argc, char **argv) {
     } else if (R.w->loop == LMB_LOOP_FLOOR) {
         R.slots = floor_build(o.keys, R.map_seed, &R.floor_mask);
         if (!R.slots) die("out of memory for the floor table");
+    } else if (o.lru) {
+#ifdef LMB_HAS_LRU
+        lockmap_lru_options lo = {
+            .value_size = sizeof(uint64_t),
+            .capacity = (size_t)o.capacity,
+            .shards = (size_t)o.shards,
+            .seed = R.map_seed,
+            .value_drop = count_dropped,
+            .ctx = &R,
+        };
+        R.map.lru = lockmap_lru_new(&lo);
+        if (!R.map.lru) die("lockmap_lru_new failed");
+#else
+        die("--map=lru: this variant has no LRU map");
+#endif
     } else {
         lockmap_options mo = {
             .value_size = sizeof(uint64_t),
@@ -478,15 +565,22 @@ int main(int argc, char **argv) {
             .shards = (size_t)o.shards,
             .seed = R.map_seed,
         };
-        R.map = lockmap_new(&mo);
-        if (!R.map) die("lockmap_new failed");
-        for (uint64_t k = 0; k < o.keys; k++)
-            if (lockmap_insert(R.map, &k, sizeof k, &initial, NULL) != 0)
-                die("prefill failed");
+        R.map.plain = lockmap_new(&mo);
+        if (!R.map.plain) die("lockmap_new failed");
     }
-    mem_ok = mem_ok && lmb_allocated_bytes(&mem1) == 0 && mem1 >= mem0;
+    uint64_t prefilled = 0;
+    if (lmb_workload_prefills(R.w)) {
+        for (uint64_t k = 0; k < o.keys; k++)
+            if (lmb_map_insert(&R.map, &k, sizeof k, &initial, NULL) != 0)
+                die("prefill failed");
+        prefilled = o.keys;
+    }
+    /* Per key held: the LRU map holds fewer than it was given. */
+    size_t held = lmb_workload_uses_map(R.w) ? lmb_map_len(&R.map) : o.keys;
+    mem_ok =
+        mem_ok && held > 0 && lmb_allocated_bytes(&mem1) == 0 && mem1 >= mem0;
     double bytes_per_key =
-        mem_ok ? (double)(mem1 - mem0) / (double)o.keys - 16.0 : 0.0;
+        mem_ok ? (double)(mem1 - mem0) / (double)held - 16.0 : 0.0;
 
     if (lmb_dist_init(&R.dist, &o.dist, o.keys, o.seed) != 0)
         die("cannot build the key distribution");
@@ -549,6 +643,9 @@ int main(int argc, char **argv) {
         }
     }
     uint64_t t0 = 0, t1 = 0;
+    /* Evictions in the timed phase: the counter read as it starts and ends
+     * (to within the threads' noticing the phase change). */
+    size_t ev0 = lmb_map_evictions(&R.map), ev1 = ev0;
     if (timed) {
         pthread_barrier_wait(&R.start);
         t0 = lmb_now_ns();
@@ -558,19 +655,21 @@ int main(int argc, char **argv) {
             /* seq_cst (the default): the threads only poll it (relaxed);
              * the results are read after pthread_join, which orders them. */
             atomic_store(&R.phase, PH_MEASURE);
+            ev0 = lmb_map_evictions(&R.map);
         }
         sleep_until(t0 + (uint64_t)(o.duration * 1e9));
         /* seq_cst (the default), as above. */
         atomic_store(&R.phase, PH_STOP);
         t1 = lmb_now_ns();
-        for (unsigned i = 0; i < R.nthreads; i++)
-            pthread_join(th[i].tid, NULL);
+        ev1 = lmb_map_evictions(&R.map);
+        for (unsigned i = 0; i < R.nthreads; i++) pthread_join(th[i].tid, NULL);
     }
     double elapsed = (double)(t1 - t0) * 1e-9;
 
     /* Totals. */
     uint64_t ops = 0, mn = UINT64_MAX, mx = 0, incs = 0, ins = 0, rem = 0;
     uint64_t misses = 0, errors = 0, replaced = 0, vcsw = 0, ivcsw = 0;
+    uint64_t gets_m = 0, hits_m = 0;
     uint64_t ref_incs = 0, all_ops = 0;
     double sq = 0, user = 0, sys = 0;
     unsigned workers = 0, bind_fail = 0;
@@ -581,7 +680,9 @@ int main(int argc, char **argv) {
         incs += t->entry_incs;
         ins += t->inserted_new;
         rem += t->removed;
-        misses += t->get_misses;
+        misses += t->gets - t->hits;
+        gets_m += t->gets_measured;
+        hits_m += t->hits_measured;
         errors += t->errors;
         replaced += t->replaced_new;
         ref_incs += t->ref_incs;
@@ -615,7 +716,7 @@ int main(int argc, char **argv) {
     } else if (fault && strcmp(fault, "verify") == 0) {
         uint64_t k = 0;
         lockmap_entry e = LOCKMAP_ENTRY_INIT;
-        if (lockmap_lock(R.map, &k, sizeof k, &e) == 0) {
+        if (lmb_map_lock(&R.map, &k, sizeof k, &e) == 0) {
             uint64_t *v = lockmap_entry_or_insert(&e, NULL);
             if (v) ++*v;
             lockmap_unlock(&e);
@@ -625,10 +726,19 @@ int main(int argc, char **argv) {
     /* Verification, on the quiescent map (or lock, or floor table). */
     char detail[512];
     bool ok = true;
-    sums s = {0, 0};
+    bool cache = R.w->loop == LMB_LOOP_CACHE;
+    sums s = {.cache = cache};
     size_t len = 0;
-    uint64_t want_len = o.keys + ins - rem;
-    uint64_t want_sum = o.keys * initial + incs;
+    /* Every value inserted is in the map or was dropped (the LRU map counts
+     * what it drops: evicted, and removed or replaced without a copy). The
+     * plain map drops nothing here but zeros (mixed), so its totals hold
+     * without counting. */
+    uint64_t evicted = lmb_map_evictions(&R.map);
+    uint64_t dropped_sum =
+        atomic_load_explicit(&R.dropped_sum, memory_order_relaxed);
+    uint64_t want_len =
+        R.one || R.slots ? o.keys : prefilled + ins - rem - evicted;
+    uint64_t want_sum = prefilled * initial + incs - dropped_sum;
     if (R.one) {
         /* Every operation (all phases) incremented the counter once. */
         s.sum = R.one->count;
@@ -648,15 +758,31 @@ int main(int argc, char **argv) {
                  (unsigned long long)s.sum,
                  (unsigned long long)(R.floor_mask + 1));
     } else {
-        lockmap_for_each(R.map, sum_values, &s);
-        len = lockmap_len(R.map);
-        snprintf(detail, sizeof detail, "sum=%llu len=%zu",
-                 (unsigned long long)s.sum, len);
+        lmb_map_for_each(&R.map, sum_values, &s);
+        len = lmb_map_len(&R.map);
+        if (cache) {
+            s.sum = want_sum =
+                0; /* values are not counters: checked one by one */
+            snprintf(detail, sizeof detail, "len=%zu evicted=%llu", len,
+                     (unsigned long long)evicted);
+        } else {
+            snprintf(detail, sizeof detail, "sum=%llu len=%zu",
+                     (unsigned long long)s.sum, len);
+        }
     }
     if ((R.one || R.slots) && ref_incs != all_ops) {
         ok = false;
         snprintf(detail, sizeof detail, "%llu increments != %llu operations",
                  (unsigned long long)ref_incs, (unsigned long long)all_ops);
+    } else if (s.wrong) {
+        ok = false;
+        snprintf(detail, sizeof detail,
+                 "%llu cached values differ from their key's value",
+                 (unsigned long long)s.wrong);
+    } else if (R.map.lru && len > o.capacity) {
+        ok = false;
+        snprintf(detail, sizeof detail, "len %zu > capacity %llu", len,
+                 (unsigned long long)o.capacity);
     } else if (s.sum != want_sum) {
         ok = false;
         if (R.one || R.slots)
@@ -672,11 +798,11 @@ int main(int argc, char **argv) {
         snprintf(detail, sizeof detail,
                  "len %zu (visited %llu) != expected %llu", len,
                  (unsigned long long)s.count, (unsigned long long)want_len);
-    } else if (R.w->remove_pct == 0 && misses) {
+    } else if (R.w->remove_pct == 0 && !cache && !R.map.lru && misses) {
         ok = false;
         snprintf(detail, sizeof detail, "%llu gets missed prefilled keys",
                  (unsigned long long)misses);
-    } else if (errors || replaced) {
+    } else if (errors || (replaced && !cache)) {
         ok = false;
         snprintf(detail, sizeof detail,
                  "%llu lockmap errors, %llu new keys already present",
@@ -706,8 +832,9 @@ int main(int argc, char **argv) {
     lmb_row_set(&row, LMB_COL_think_ns, "%llu", (unsigned long long)o.think_ns);
     lmb_row_set(&row, LMB_COL_batch, "%u",
                 R.w->loop == LMB_LOOP_BATCH ? o.batch : 0);
-    lmb_row_set(&row, LMB_COL_hold_us, "%llu",
-                (unsigned long long)(R.w->loop == LMB_LOOP_HOLD ? o.hold_us : 0));
+    lmb_row_set(
+        &row, LMB_COL_hold_us, "%llu",
+        (unsigned long long)(R.w->loop == LMB_LOOP_HOLD ? o.hold_us : 0));
     lmb_row_set(&row, LMB_COL_seed, "%llu", (unsigned long long)o.seed);
     lmb_row_set(&row, LMB_COL_rep, "%u", o.rep);
     lmb_row_set(&row, LMB_COL_warmup_s, "%g", o.warmup);
@@ -726,7 +853,8 @@ int main(int argc, char **argv) {
     fmt_ns(&row, LMB_COL_p99_ns, lmb_hist_quantile(&hist, 0.99), lat);
     fmt_ns(&row, LMB_COL_p999_ns, lmb_hist_quantile(&hist, 0.999), lat);
     fmt_ns(&row, LMB_COL_max_ns, hist.max, lat);
-    double jain = sq > 0 ? (double)ops * (double)ops / ((double)workers * sq) : 0;
+    double jain =
+        sq > 0 ? (double)ops * (double)ops / ((double)workers * sq) : 0;
     lmb_row_set(&row, LMB_COL_jain, "%.4f", jain);
     lmb_row_set(&row, LMB_COL_min_thread_ops, "%llu",
                 (unsigned long long)(workers ? mn : 0));
@@ -750,6 +878,30 @@ int main(int argc, char **argv) {
         lmb_row_set(&row, LMB_COL_bytes_per_key, "%.2f", bytes_per_key);
     else
         lmb_row_set(&row, LMB_COL_bytes_per_key, "%s", "");
+    bool uses_map = lmb_workload_uses_map(R.w);
+    lmb_row_set(&row, LMB_COL_map, "%s",
+                !uses_map   ? "none"
+                : R.map.lru ? "lru"
+                            : "plain");
+    lmb_row_set(&row, LMB_COL_capacity, "%llu",
+                (unsigned long long)(R.map.lru ? o.capacity : 0));
+    if (gets_m)
+        lmb_row_set(&row, LMB_COL_hit_ratio, "%.4f",
+                    (double)hits_m / (double)gets_m);
+    else
+        lmb_row_set(&row, LMB_COL_hit_ratio, "%s", "");
+    if (R.map.lru && timed)
+        lmb_row_set(&row, LMB_COL_evictions, "%llu",
+                    (unsigned long long)(ev1 - ev0));
+    else
+        lmb_row_set(&row, LMB_COL_evictions, "%s", "");
+    double model = R.map.lru && cache
+                       ? lmb_lru_hit_estimate(&o.dist, o.keys, o.capacity)
+                       : -1;
+    if (model >= 0)
+        lmb_row_set(&row, LMB_COL_hit_ratio_model, "%.4f", model);
+    else
+        lmb_row_set(&row, LMB_COL_hit_ratio_model, "%s", "");
 
     size_t hl, rl;
     char *h = lmb_csv_header(&hl), *line = lmb_csv_row(&row, &rl);
@@ -769,7 +921,7 @@ int main(int argc, char **argv) {
     free(R.plan);
     hwloc_topology_destroy(R.topo);
     lmb_dist_destroy(&R.dist);
-    lockmap_free(R.map);
+    lmb_map_free(&R.map);
     if (R.one) lm_lock_destroy(&R.one->lock);
     free(R.one);
     floor_free(R.slots, R.floor_mask);

@@ -9,7 +9,8 @@ void lmb_table_init(lmb_table *t, const lmb_opts *o, FILE *out) {
     t->started = false;
     t->vw = 7;
     for (size_t i = 0; i < o->nvariants; i++)
-        if ((int)strlen(o->variants[i]) > t->vw) t->vw = (int)strlen(o->variants[i]);
+        if ((int)strlen(o->variants[i]) > t->vw)
+            t->vw = (int)strlen(o->variants[i]);
 }
 
 void lmb_fmt_duration(const char *ns_field, char *buf, size_t n) {
@@ -44,6 +45,9 @@ static void preamble(lmb_table *t, const lmb_row *r) {
             (unsigned long long)o->keys, o->dist_name, o->duration, o->warmup,
             (unsigned long long)o->cs_ns, (unsigned long long)o->think_ns,
             o->shards ? G(shards) : "default", (unsigned long long)o->seed);
+    if (o->lru)
+        fprintf(f, "map        lru, capacity=%llu\n",
+                (unsigned long long)o->capacity);
     if (o->latency_sample)
         fprintf(f,
                 "latency    1 op in %llu timed with CLOCK_MONOTONIC "
@@ -65,8 +69,8 @@ static void preamble(lmb_table *t, const lmb_row *r) {
     fprintf(f,
             "%-*s %-8s %4s %3s %9s %8s %8s %8s %8s %8s %6s %8s %8s %8s "
             "%-6s\n",
-            t->vw, "variant", "workload", "thr", "rep", "Mops", "time/op", "p50",
-            "p99", "p99.9", "max", "jain", "cpu/Mop", "vcsw", "ivcsw",
+            t->vw, "variant", "workload", "thr", "rep", "Mops", "time/op",
+            "p50", "p99", "p99.9", "max", "jain", "cpu/Mop", "vcsw", "ivcsw",
             "verify");
 }
 
@@ -99,6 +103,14 @@ void lmb_table_row(lmb_table *t, const lmb_row *r) {
             strtod(G(mops), NULL), per, p50, p99, p999, mx,
             strtod(G(jain), NULL), strtod(G(cpu_s_per_mop), NULL), G(vcsw),
             G(ivcsw), G(verify));
+    if (strcmp(G(workload), "cache") == 0) {
+        const char *m = G(hit_ratio_model), *ev = G(evictions);
+        fprintf(t->out, "    %s map: hit ratio %s", G(map),
+                *G(hit_ratio) ? G(hit_ratio) : "-");
+        if (*m) fprintf(t->out, " (LRU model, Che: %s)", m);
+        if (*ev) fprintf(t->out, ", %s evictions", ev);
+        fprintf(t->out, "\n");
+    }
     if (strcmp(G(verify), "ok") != 0)
         fprintf(t->out, "    ^ verification: %s\n", G(verify_detail));
 }
@@ -108,8 +120,8 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-void lmb_table_summary(lmb_table *t, lmb_row *rows, const bool *have,
-                       size_t n, size_t ran) {
+void lmb_table_summary(lmb_table *t, lmb_row *rows, const bool *have, size_t n,
+                       size_t ran) {
     const lmb_opts *o = t->o;
     if (o->repeat < 2 || !t->started) return;
     bool head = false;
@@ -135,15 +147,15 @@ void lmb_table_summary(lmb_table *t, lmb_row *rows, const bool *have,
         if (!k) continue;
         if (!head) {
             fprintf(t->out, "\nover %u repetitions (Mops):\n", o->repeat);
-            fprintf(t->out, "%-*s %-8s %4s %9s %9s %9s %6s\n", t->vw,
-                    "variant", "workload", "thr", "median", "min", "max",
-                    "fails");
+            fprintf(t->out, "%-*s %-8s %4s %9s %9s %9s %6s\n", t->vw, "variant",
+                    "workload", "thr", "median", "min", "max", "fails");
             head = true;
         }
         qsort(vals, k, sizeof *vals, cmp_double);
         double med = k % 2 ? vals[k / 2] : (vals[k / 2 - 1] + vals[k / 2]) / 2;
-        fprintf(t->out, "%-*s %-8s %4s %9.3f %9.3f %9.3f %6u\n", t->vw, G(variant),
-                G(workload), G(threads), med, vals[0], vals[k - 1], fails);
+        fprintf(t->out, "%-*s %-8s %4s %9.3f %9.3f %9.3f %6u\n", t->vw,
+                G(variant), G(workload), G(threads), med, vals[0], vals[k - 1],
+                fails);
     }
     free(vals);
 }
