@@ -23,6 +23,12 @@
  * acquire loads. Memory of DEAD states is not returned to the allocator but
  * kept in the shard's pool and reused for new keys of the same size, so a
  * stale pointer always points at a state whose atomic fields can be read.
+ * Nor does finding that a key is absent: a walk that ends without the key's
+ * hash proves it absent if no chain was rewired meanwhile, which the shard's
+ * relink sequence tells (a seqlock: odd while a state leaves its chain for
+ * the pool or a resize moves the chains; Lameter's seqlocks, with the C11
+ * fences of Boehm, "Can seqlocks get along with programming language memory
+ * models?", MSPC 2012).
  * The found state's key lock is then tried at once (try_held): once held, a
  * state that is alive, has a value and is the key's stays so without a
  * reference, since only the lock holder can remove the value and only states
@@ -107,7 +113,10 @@ typedef struct lm_shard {
     alignas(64) futex_lock_t lock;
     uint32_t walkers;          /* for_each/retain/clear inside: no resizing */
     _Atomic(lm_table *) table; /* replaced under the shard lock */
-    size_t nstates;            /* linked states; shard lock */
+    /* Relink sequence: odd while chain links are rewired (a state retired to
+     * the pool, a resize); written under the shard lock, read without it. */
+    _Atomic uint32_t relinks;
+    size_t nstates; /* linked states; shard lock */
     /* Written under a shard or key lock, read without one by lockmap_len:
      * relaxed, as it is only a count. */
     _Atomic size_t nvalues;
@@ -259,6 +268,24 @@ static lm_table *new_table(size_t nbuckets) {
     return t;
 }
 
+/* Around a rewiring of chain links (shard lock held): lock-free walks that
+ * overlap it see the relink sequence change and do not trust a miss. */
+static uint32_t relink_begin(lm_shard *sh) {
+    /* Relaxed: only shard lock holders write it. */
+    uint32_t seq = atomic_load_explicit(&sh->relinks, memory_order_relaxed);
+    atomic_store_explicit(&sh->relinks, seq + 1, memory_order_relaxed);
+    /* Release fence: a walker that reads any link written after this point
+     * (acquire fence on its side) then reads seq + 1 or later. */
+    atomic_thread_fence(memory_order_release);
+    return seq;
+}
+
+static void relink_end(lm_shard *sh, uint32_t seq) {
+    /* Release: a walker that starts from seq + 2 sees every link written in
+     * between. */
+    atomic_store_explicit(&sh->relinks, seq + 2, memory_order_release);
+}
+
 /* Double the table when it is loaded past LM_LOAD, unless a walk is under way
  * (walkers rely on bucket positions). The old table stays allocated for
  * lock-free readers still inside it; their walks may now miss, and they fall
@@ -271,14 +298,18 @@ static void maybe_grow(lm_shard *sh) {
     if (n > SIZE_MAX / 2 / sizeof(lm_state *) - 1) return;
     lm_table *t = new_table(n * 2);
     if (!t) return;
+    uint32_t seq = relink_begin(sh);
     for (size_t b = 0; b < n; b++) {
         lm_state *st = next_locked(&old->buckets[b]);
         while (st) {
             lm_state *next = next_locked(&st->next);
             _Atomic(lm_state *) *head = &t->buckets[st_hash(st) & t->mask];
-            /* Relaxed: t is published with release below. */
+            /* Release, not relaxed: a reader still in the old table follows
+             * st's rewired link to a state created by another thread; our
+             * release passes on what the shard lock told us of it. (The
+             * head is published with t, by the release below.) */
             atomic_store_explicit(&st->next, next_locked(head),
-                                  memory_order_relaxed);
+                                  memory_order_release);
             atomic_store_explicit(head, st, memory_order_relaxed);
             st = next;
         }
@@ -286,6 +317,7 @@ static void maybe_grow(lm_shard *sh) {
     t->retired = old;
     /* Release: readers that load the new table see its chains. */
     atomic_store_explicit(&sh->table, t, memory_order_release);
+    relink_end(sh, seq);
 }
 
 /* ---- LRU order (LRU maps only; shard lock held) ----------------------------
@@ -370,10 +402,14 @@ static void retire_state(lockmap *map, lm_shard *sh, lm_state *st) {
         return;
     }
     lm_state **slot = &sh->pool[pool_class(st->size)];
+    /* st leaves the chain for good: a walker standing on it would go on
+     * into the pool and could miss the rest of its chain. */
+    uint32_t seq = relink_begin(sh);
     /* Relaxed: the pool is only used under the shard lock; stray readers
      * that follow this link find dead states, which refuse pins. */
     atomic_store_explicit(&st->next, *slot, memory_order_relaxed);
     *slot = st;
+    relink_end(sh, seq);
 }
 
 /* Unlink a state that was just made DEAD under the shard lock. */
@@ -472,18 +508,37 @@ static void unpin(lockmap *map, lm_shard *sh, lm_state *st) {
 }
 
 /* The first state in the key's chain with the key's hash, found without the
- * shard lock (it may be dead or reused: callers check). Plain maps only. */
-static lm_state *find_lockfree(lm_shard *sh, uint64_t h) {
+ * shard lock (it may be dead or reused: callers check). Plain maps only.
+ * NULL when there is none; *absent then says whether that is certain: the
+ * walk reached the chain's end while no chain was rewired. */
+static lm_state *find_lockfree(lm_shard *sh, uint64_t h, bool *absent) {
+    *absent = false;
+    /* Acquire: a walk that starts from an even sequence sees every link
+     * written before it (relink_end's release). */
+    uint32_t seq = atomic_load_explicit(&sh->relinks, memory_order_acquire);
     /* Acquire: see the table's and the states' contents as published. */
     lm_table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
     lm_state *st =
         atomic_load_explicit(&t->buckets[h & t->mask], memory_order_acquire);
-    for (int i = 0; st && i < LM_OPTIMISTIC_STEPS; i++) {
+    for (int i = 0; i < LM_OPTIMISTIC_STEPS; i++) {
+        if (!st) {
+            /* Acquire fence: if a link we read was written inside a
+             * rewiring, the load below sees that rewiring's odd value or
+             * later (pairs with relink_begin's release fence). */
+            atomic_thread_fence(memory_order_acquire);
+            *absent =
+                !(seq & 1) &&
+                atomic_load_explicit(&sh->relinks, memory_order_relaxed) == seq;
+            return NULL;
+        }
         if (st_hash(st) == h) return st;
         st = atomic_load_explicit(&st->next, memory_order_acquire);
     }
     return NULL;
 }
+
+/* What try_held found. */
+typedef enum { TRY_HELD, TRY_ABSENT, TRY_LOCKED_PATH } lm_try;
 
 /* The fastest way in (plain maps): try the key lock of the state found
  * without any lock, and keep it only if, once held, the state is alive, has
@@ -492,11 +547,14 @@ static lm_state *find_lockfree(lm_shard *sh, uint64_t h) {
  * lock the state stays ours without a reference: taking a present,
  * uncontended key costs the lock's own atomic operations and nothing more.
  * Only a try: waiting on a state that may belong to another key could break
- * lock_batch's global order. */
-static bool try_held(lockmap *map, uint64_t h, const void *key, size_t klen,
-                     lm_entry *e) {
-    lm_state *st = find_lockfree(shard_of(map, h), h);
-    if (!st || !lm_lock_try(&st->lock, &e->waiter)) return false;
+ * lock_batch's global order. TRY_ABSENT: the key has no state, proved
+ * without a lock; TRY_LOCKED_PATH: anything else (pin and wait). */
+static lm_try try_held(lockmap *map, uint64_t h, const void *key, size_t klen,
+                       lm_entry *e) {
+    bool absent;
+    lm_state *st = find_lockfree(shard_of(map, h), h, &absent);
+    if (!st) return absent ? TRY_ABSENT : TRY_LOCKED_PATH;
+    if (!lm_lock_try(&st->lock, &e->waiter)) return TRY_LOCKED_PATH;
     /* Acquire: pairs with the release that made the state live, so its
      * key is visible; HAS_VALUE is ordered by the key lock itself. */
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
@@ -505,17 +563,18 @@ static bool try_held(lockmap *map, uint64_t h, const void *key, size_t klen,
         e->map = map;
         e->st = st;
         e->pinned = false;
-        return true;
+        return TRY_HELD;
     }
     lm_lock_release(&st->lock, &e->waiter);
-    return false;
+    return TRY_LOCKED_PATH;
 }
 
 /* Take a reference without the shard lock, if the key's state is there and
  * alive; NULL sends the caller to the locked path. Plain maps only. */
 static lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
                               const void *key, size_t klen) {
-    lm_state *st = find_lockfree(sh, h);
+    bool absent;
+    lm_state *st = find_lockfree(sh, h, &absent);
     if (!st) return NULL;
     uint32_t w = atomic_load_explicit(&st->word, memory_order_relaxed);
     do {
@@ -815,7 +874,12 @@ static int lock_hashed(lockmap *map, uint64_t h, const void *key, size_t klen,
                        const struct timespec *deadline, lockmap_entry *entry) {
     lm_entry *e = entry_impl(entry);
     e->st = NULL;
-    if (!map->lru && try_held(map, h, key, klen, e)) return 0;
+    if (!map->lru) {
+        lm_try got = try_held(map, h, key, klen, e);
+        if (got == TRY_HELD) return 0;
+        /* A key with no state has no value: only creating needs the lock. */
+        if (got == TRY_ABSENT && mode == PIN_EXISTING) return -ENOENT;
+    }
     lm_state *st;
     int rc = pin(map, h, key, klen, mode, promote, &st);
     if (rc) return rc;

@@ -413,6 +413,77 @@ static void test_states_reclaimed_after_churn(void **state) {
     lockmap_free(m);
 }
 
+/* ---- lookups that miss, racing with churn
+ * ------------------------------------------
+ * A lookup of a key with no state answers without any lock when its walk of
+ * the chain saw no rewiring (retired states, resizes). Readers check that a
+ * key present all along is always found with its value, and that a key never
+ * inserted is never found, while churners retire states into the pool, reuse
+ * them, and grow the one shard's table from its smallest size. */
+
+enum { STABLE_KEYS = 256, CHURN_KEYS = 4096 };
+#define NEVER_KEY(i) (((uint64_t)1 << 40) + (i))
+
+typedef struct {
+    lockmap *map;
+    uint64_t seed;
+    bool reader;
+    _Atomic int *churners_left;
+    uint64_t misses_checked;
+} miss_ctx;
+
+static void *miss_thread(void *arg) {
+    miss_ctx *c = arg;
+    if (!c->reader) {
+        for (int i = 0; i < LM_ITERS(200000) && lm_test_time_left(); i++) {
+            uint64_t k = STABLE_KEYS + test_rand(&c->seed) % CHURN_KEYS;
+            uint64_t v = 2 * k;
+            if (test_rand(&c->seed) % 2)
+                CHECK(lockmap_insert(c->map, &k, sizeof k, &v, NULL) >= 0);
+            else
+                CHECK(lockmap_remove(c->map, &k, sizeof k, NULL) >= 0);
+        }
+        atomic_fetch_sub(c->churners_left, 1);
+        return NULL;
+    }
+    while (atomic_load(c->churners_left) > 0) {
+        uint64_t k = test_rand(&c->seed) % STABLE_KEYS, v = 0;
+        CHECK(lockmap_get(c->map, &k, sizeof k, &v) == 1 && v == 2 * k);
+        uint64_t never = NEVER_KEY(test_rand(&c->seed) % CHURN_KEYS);
+        CHECK(lockmap_get(c->map, &never, sizeof never, &v) == 0);
+        CHECK(lockmap_contains(c->map, &never, sizeof never) == 0);
+        CHECK(lockmap_remove(c->map, &never, sizeof never, NULL) == 0);
+        c->misses_checked++;
+    }
+    return NULL;
+}
+
+static void test_misses_race_with_churn(void **state) {
+    (void)state;
+    reset_failures();
+    enum { CHURNERS = 3, READERS = 3 };
+    lockmap *m = new_map(1);
+    for (uint64_t k = 0; k < STABLE_KEYS; k++) {
+        uint64_t v = 2 * k;
+        assert_int_equal(lockmap_insert(m, &k, sizeof k, &v, NULL), 0);
+    }
+    _Atomic int left = CHURNERS;
+    miss_ctx c[CHURNERS + READERS];
+    for (int i = 0; i < CHURNERS + READERS; i++)
+        c[i] = (miss_ctx){m, 313u * (uint64_t)(i + 1), i >= CHURNERS, &left, 0};
+    lm_test_start_clock();
+    run_threads(CHURNERS + READERS, miss_thread, c, sizeof c[0]);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_true(c[CHURNERS].misses_checked > 0);
+    for (uint64_t k = 0; k < STABLE_KEYS; k++) {
+        uint64_t v = 0;
+        assert_int_equal(lockmap_get(m, &k, sizeof k, &v), 1);
+        assert_int_equal(v, 2 * k);
+    }
+    assert_int_equal(lm_debug_live_states(m), lockmap_len(m));
+    lockmap_free(m);
+}
+
 /* ---- walks racing with writers
  * ---------------------------------------------------- */
 
@@ -508,6 +579,7 @@ int main(void) {
         cmocka_unit_test(test_lock_try_timed_mixed_contention),
         cmocka_unit_test(test_states_reclaimed_after_churn),
         cmocka_unit_test(test_walks_race_with_writers),
+        cmocka_unit_test(test_misses_race_with_churn),
     };
     return cmocka_run_group_tests_name(lockmap_variant(), tests, NULL, NULL);
 }
