@@ -23,6 +23,9 @@
  * acquire loads. Memory of DEAD states is not returned to the allocator but
  * kept in the shard's pool and reused for new keys of the same size, so a
  * stale pointer always points at a state whose atomic fields can be read.
+ * get reads a value without its key lock too: key lock holders keep a write
+ * count in the state, odd while they hold the key, and get keeps a copy taken
+ * between two equal even counts (get_lockfree).
  * Nor does finding that a key is absent: a walk that ends without the key's
  * hash proves it absent if no chain was rewired meanwhile, which the shard's
  * relink sequence tells (a seqlock: odd while a state leaves its chain for
@@ -85,7 +88,7 @@ struct lm_state {
     _Atomic uint64_t hash;    /* set before the state is published */
     _Atomic uint32_t word;    /* refs * LM_REF | LM_DEAD | LM_HAS_VALUE */
     uint32_t klen;
-    uint32_t size; /* allocation size, for the pool */
+    _Atomic uint32_t writes; /* odd while a key lock holder may write */
     lm_lock_t lock;
     /* value_size bytes of value at LM_VALUE_OFFSET, then the key bytes. */
 };
@@ -172,6 +175,30 @@ static inline uint64_t st_hash(lm_state *st) {
  * acquired the key lock after whoever did. */
 static inline bool has_value(lm_state *st) {
     return atomic_load_explicit(&st->word, memory_order_relaxed) & LM_HAS_VALUE;
+}
+
+/* ---- the write count (plain maps' lock-free get)
+ * --------------------------------
+ * A seqlock over the key lock's critical sections: the holder makes the
+ * state's `writes` odd as soon as it holds the key and even again just before
+ * it lets go, so that get can copy a value without taking the lock and trust
+ * the copy if `writes` was the same even number before and after (see
+ * get_lockfree). Only a key lock holder writes it. */
+
+static inline void writes_begin(lm_state *st) {
+    /* Relaxed load and store: only the key lock holder writes the count. */
+    uint32_t n = atomic_load_explicit(&st->writes, memory_order_relaxed);
+    atomic_store_explicit(&st->writes, n + 1, memory_order_relaxed);
+    /* Release fence: a reader whose copy saw any of our writes to the value
+     * (acquire fence on its side) then sees this odd count or later. */
+    atomic_thread_fence(memory_order_release);
+}
+
+static inline void writes_end(lm_state *st) {
+    uint32_t n = atomic_load_explicit(&st->writes, memory_order_relaxed);
+    /* Release: a reader that starts from this even count sees the value and
+     * HAS_VALUE as we leave them. */
+    atomic_store_explicit(&st->writes, n + 1, memory_order_release);
 }
 
 const char *lockmap_variant(void) { return lm_lock_name(); }
@@ -370,18 +397,24 @@ static void free_state(lockmap *map, lm_state *st) {
     lm_free((unsigned char *)st - map->state_prefix);
 }
 
-static size_t pool_class(uint32_t size) {
+/* A state's allocation size, LRU links included: fixed by the key length. */
+static size_t state_size(lockmap *map, size_t klen) {
+    return LM_ALIGN_UP(
+        map->state_prefix + LM_VALUE_OFFSET + map->value_size + klen, 16);
+}
+
+static size_t pool_class(size_t size) {
     size_t c = size / 16;
     return c < LM_POOL_CLASSES ? c : LM_POOL_CLASSES;
 }
 
 /* A dead state of exactly `size` bytes from the pool, or NULL. Shard lock. */
-static lm_state *pool_take(lm_shard *sh, uint32_t size) {
+static lm_state *pool_take(lockmap *map, lm_shard *sh, size_t size) {
     size_t c = pool_class(size);
     lm_state *prev = NULL, *st = sh->pool[c];
     for (int i = 0; st && i < LM_POOL_LARGE_SCAN; i++) {
         lm_state *next = next_locked(&st->next);
-        if (st->size == size) {
+        if (state_size(map, st->klen) == size) {
             if (prev)
                 atomic_store_explicit(&prev->next, next, memory_order_relaxed);
             else
@@ -401,7 +434,7 @@ static void retire_state(lockmap *map, lm_shard *sh, lm_state *st) {
         free_state(map, st);
         return;
     }
-    lm_state **slot = &sh->pool[pool_class(st->size)];
+    lm_state **slot = &sh->pool[pool_class(state_size(map, st->klen))];
     /* st leaves the chain for good: a walker standing on it would go on
      * into the pool and could miss the rest of its chain. */
     uint32_t seq = relink_begin(sh);
@@ -433,9 +466,8 @@ static bool kill(lm_state *st, uint32_t expect) {
  * initial word (refs and/or HAS_VALUE). NULL on ENOMEM. Shard lock held. */
 static lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
                            const void *key, size_t klen, uint32_t word) {
-    size_t fixed = map->state_prefix + LM_VALUE_OFFSET + map->value_size;
-    size_t size = LM_ALIGN_UP(fixed + klen, 16);
-    lm_state *st = pool_take(sh, (uint32_t)size);
+    size_t size = state_size(map, klen);
+    lm_state *st = pool_take(map, sh, size);
     if (!st) {
         unsigned char *base = lm_malloc(size);
         if (!base) return NULL;
@@ -443,7 +475,7 @@ static lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
         atomic_init(&st->word, LM_DEAD);
         atomic_init(&st->next, NULL);
         atomic_init(&st->hash, 0);
-        st->size = (uint32_t)size;
+        atomic_init(&st->writes, 0);
         lm_lock_init(&st->lock);
     }
     /* A reused state keeps its lock as it is: a stale try_held may hold it
@@ -560,6 +592,7 @@ static lm_try try_held(lockmap *map, uint64_t h, const void *key, size_t klen,
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
     if (!(w & LM_DEAD) && (w & LM_HAS_VALUE) &&
         st_matches(map, st, h, key, klen)) {
+        writes_begin(st);
         e->map = map;
         e->st = st;
         e->pinned = false;
@@ -894,6 +927,7 @@ static int lock_hashed(lockmap *map, uint64_t h, const void *key, size_t klen,
         unpin(map, shard_of(map, h), st);
         return how == WAIT_NEVER ? -EBUSY : -ETIMEDOUT;
     }
+    writes_begin(st);
     e->map = map;
     e->st = st;
     e->pinned = true;
@@ -932,6 +966,7 @@ static lm_shard *release_entry(lm_entry *e) {
     if (!st) return NULL;
     e->st = NULL;
     lm_shard *sh = shard_of(e->map, st_hash(st));
+    writes_end(st);
     lm_lock_release(&st->lock, &e->waiter);
     /* Our reference kept st alive until this unpin; without one, the value
      * did, and it is still there (removing it pins first). */
@@ -1056,11 +1091,62 @@ static int remove_op(lm_entry *e, const void *in, void *out) {
     return take_value(e->map, e->st, out);
 }
 
+/* Values up to this size are read without the key lock (copied to the stack
+ * first, so that a copy that turns out torn never reaches the caller);
+ * larger ones, rarer and costlier to copy twice, take the lock. */
+#define LM_LOCKFREE_GET_MAX 64
+
+/* ThreadSanitizer would rightly report the seqlock's racy copy (the value is
+ * written with plain stores by lock holders): under it, get takes the lock. */
+#if defined(__SANITIZE_THREAD__)
+#define LM_LOCKFREE_GET 0
+#else
+#define LM_LOCKFREE_GET 1
+#endif
+
+/* get without any lock (plain maps): find the state, copy key check and
+ * value between two reads of its write count, and trust them if the count was
+ * even (nobody held the key to write) and unchanged. While the count stays
+ * even the value cannot go, so neither can the state (only states without a
+ * value die), so the key bytes read are the state's. The copy reads memory a
+ * holder may be writing: that is the seqlock idiom, and a torn copy is thrown
+ * away. 1 found, 0 absent, -1 undecided: take the lock. */
+static int get_lockfree(lockmap *map, uint64_t h, const void *key, size_t klen,
+                        void *value_out) {
+    bool absent;
+    lm_state *st = find_lockfree(shard_of(map, h), h, &absent);
+    if (!st) return absent ? 0 : -1;
+    /* Acquire: pairs with writes_end's release, so the copy below sees at
+     * least what the last holder left. */
+    uint32_t n = atomic_load_explicit(&st->writes, memory_order_acquire);
+    if (n & 1) return -1; /* held: wait for the holder on the lock */
+    /* Acquire: a reused state's key bytes, written before its word. */
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    if ((w & LM_DEAD) || !(w & LM_HAS_VALUE) ||
+        !st_matches(map, st, h, key, klen))
+        return -1;
+    unsigned char copy[LM_LOCKFREE_GET_MAX];
+    memcpy(copy, st_value(st), map->value_size);
+    /* Acquire fence: if the copy saw a write of a holder that came after our
+     * first read, the count read next is odd or larger (writes_begin's
+     * release fence). */
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&st->writes, memory_order_relaxed) != n) return -1;
+    if (value_out) memcpy(value_out, copy, map->value_size);
+    return 1;
+}
+
 int lm_get(lockmap *map, const void *key, size_t klen, void *value_out,
            bool promote) {
     if (!map || bad_key(key, klen)) return -EINVAL;
-    return one_shot(map, key_hash(map, key, klen), key, klen, PIN_EXISTING,
-                    promote, get_op, NULL, value_out);
+    uint64_t h = key_hash(map, key, klen);
+    if (LM_LOCKFREE_GET && !map->lru &&
+        map->value_size <= LM_LOCKFREE_GET_MAX) {
+        int rc = get_lockfree(map, h, key, klen, value_out);
+        if (rc >= 0) return rc;
+    }
+    return one_shot(map, h, key, klen, PIN_EXISTING, promote, get_op, NULL,
+                    value_out);
 }
 
 int lockmap_get(lockmap *map, const void *key, size_t klen, void *value_out) {
@@ -1177,7 +1263,9 @@ static int walk(lockmap *map, lm_walk_fn fn, void *arg) {
                 futex_unlock(&sh->lock, NULL);
                 lm_waiter_t w;
                 lm_lock_acquire(&st->lock, &w);
+                writes_begin(st);
                 stop = fn(map, st, arg);
+                writes_end(st);
                 lm_lock_release(&st->lock, &w);
                 futex_lock(&sh->lock, NULL);
                 /* st is pinned, hence still linked: its successor is valid

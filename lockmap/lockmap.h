@@ -53,8 +53,11 @@ bool lockmap_is_empty(lockmap *map);
 const char *lockmap_variant(void);
 
 /* One-shot operations. Each waits while another thread holds the key. */
-/* 1 found (value copied to value_out unless it is NULL), 0 absent. The copy is
- * taken while holding the key's lock, like any access to the value. */
+/* 1 found (value copied to value_out unless it is NULL), 0 absent; value_out
+ * is written only when found. The copy is the value as the last holder of the
+ * key left it: on a plain map whose values are at most 64 bytes it is read
+ * without the lock when nobody holds the key (and kept only if no holder
+ * wrote meanwhile), else under the key's lock. */
 int lockmap_get(lockmap *map, const void *key, size_t klen, void *value_out);
 /* 1 or 0. */
 int lockmap_contains(lockmap *map, const void *key, size_t klen);

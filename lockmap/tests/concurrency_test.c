@@ -484,6 +484,94 @@ static void test_misses_race_with_churn(void **state) {
     lockmap_free(m);
 }
 
+/* ---- gets racing with writers: never a torn or foreign value
+ * -------------------------------
+ * get may copy a value without the key lock and keep the copy only if no
+ * holder wrote meanwhile. Writers fill the four words of a value one at a
+ * time under the key lock, others remove and re-insert keys (so states die
+ * and are reused for other keys); every value a get returns must be whole
+ * (four equal words) and the key's own (its id in the top bits). */
+
+enum { TORN_KEYS = 16, TORN_WORDS = 4 };
+typedef struct {
+    uint64_t w[TORN_WORDS];
+} torn_value;
+
+#define TORN_WORD(key, n) (((uint64_t)(key) << 40) | ((n)&0xffffffffffull))
+
+typedef struct {
+    lockmap *map;
+    uint64_t seed;
+    int role; /* 0 writer, 1 churner, 2 reader */
+    _Atomic int *writers_left;
+    uint64_t found;
+} torn_ctx;
+
+static void torn_write(torn_ctx *c) {
+    for (int i = 0; i < LM_ITERS(100000) && lm_test_time_left(); i++) {
+        uint64_t k = test_rand(&c->seed) % TORN_KEYS;
+        lockmap_entry e;
+        CHECK(lockmap_lock(c->map, &k, sizeof k, &e) == 0);
+        torn_value *v = lockmap_entry_value(&e);
+        if (!v) v = lockmap_entry_or_insert(&e, NULL);
+        CHECK(v != NULL);
+        if (c->role == 1 && test_rand(&c->seed) % 2) {
+            lockmap_entry_remove(&e, NULL);
+        } else if (v) {
+            uint64_t n = test_rand(&c->seed);
+            for (int j = 0; j < TORN_WORDS; j++) {
+                /* volatile: each word is its own store, in order. */
+                ((volatile uint64_t *)v->w)[j] = TORN_WORD(k, n);
+                for (volatile int spin = 0; spin < 20; spin++) {
+                }
+            }
+        }
+        lockmap_unlock(&e);
+    }
+    atomic_fetch_sub(c->writers_left, 1);
+}
+
+static void *torn_thread(void *arg) {
+    torn_ctx *c = arg;
+    if (c->role < 2) {
+        torn_write(c);
+        return NULL;
+    }
+    while (atomic_load(c->writers_left) > 0) {
+        uint64_t k = test_rand(&c->seed) % TORN_KEYS;
+        torn_value v;
+        int rc = lockmap_get(c->map, &k, sizeof k, &v);
+        CHECK(rc == 0 || rc == 1);
+        if (rc != 1) continue;
+        c->found++;
+        for (int j = 0; j < TORN_WORDS; j++)
+            CHECK(v.w[j] == v.w[0] && v.w[j] >> 40 == k);
+    }
+    return NULL;
+}
+
+static void test_gets_never_torn(void **state) {
+    (void)state;
+    reset_failures();
+    enum { WRITERS = 2, CHURNERS = 1, READERS = 3 };
+    lockmap_options o = {.value_size = sizeof(torn_value), .shards = 1};
+    lockmap *m = lockmap_new(&o);
+    assert_non_null(m);
+    _Atomic int left = WRITERS + CHURNERS;
+    torn_ctx c[WRITERS + CHURNERS + READERS];
+    for (int i = 0; i < WRITERS + CHURNERS + READERS; i++)
+        c[i] = (torn_ctx){m, 4242u * (uint64_t)(i + 1),
+                          i < WRITERS              ? 0
+                          : i < WRITERS + CHURNERS ? 1
+                                                   : 2,
+                          &left, 0};
+    lm_test_start_clock();
+    run_threads(WRITERS + CHURNERS + READERS, torn_thread, c, sizeof c[0]);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_true(c[WRITERS + CHURNERS].found > 0);
+    lockmap_free(m);
+}
+
 /* ---- walks racing with writers
  * ---------------------------------------------------- */
 
@@ -580,6 +668,7 @@ int main(void) {
         cmocka_unit_test(test_states_reclaimed_after_churn),
         cmocka_unit_test(test_walks_race_with_writers),
         cmocka_unit_test(test_misses_race_with_churn),
+        cmocka_unit_test(test_gets_never_torn),
     };
     return cmocka_run_group_tests_name(lockmap_variant(), tests, NULL, NULL);
 }
