@@ -45,9 +45,11 @@ PROGRAMS=(
     "scripts/plot out:outdir format:word help:flag"
     "scripts/targets format:word help:flag"
     "scripts/test"
+    "scripts/setup help:flag"
+    "scripts/check-install help:flag"
 )
 # Scripts that take no options at all and are not checked here.
-NOT_CHECKED="setup check-install args_test args_test.sh BUILD sweeps tests"
+NOT_CHECKED="args_test args_test.sh BUILD sweeps tests"
 
 mkdir -p "$TMP/adir"
 # What lmbench is given before the bad option (which comes last and wins), so
