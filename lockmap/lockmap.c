@@ -263,11 +263,24 @@ static inline void set_link(_Atomic(lm_state *) *link, lm_state *st) {
     atomic_store_explicit(link, st, memory_order_release);
 }
 
+/* Key bytes compared; 8-byte keys (u64 ids, pointers) inline, without a
+ * call to memcmp: they are the common case, and every lookup compares. */
+static inline bool keys_equal(const unsigned char *a, const void *b,
+                              size_t klen) {
+    if (klen == sizeof(uint64_t)) {
+        uint64_t x, y;
+        memcpy(&x, a, sizeof x);
+        memcpy(&y, b, sizeof y);
+        return x == y;
+    }
+    return klen == 0 || memcmp(a, b, klen) == 0;
+}
+
 /* Only for a pinned state or under the shard lock: the key bytes are stable. */
 static inline bool st_matches(lockmap *map, lm_state *st, uint64_t h,
                               const void *key, size_t klen) {
     return st_hash(st) == h && st->klen == klen &&
-           (klen == 0 || memcmp(st_key(map, st), key, klen) == 0);
+           keys_equal(st_key(map, st), key, klen);
 }
 
 /* The link that points at the key's state, or at the chain's terminating NULL
