@@ -74,6 +74,15 @@ def lmbench_runner_names():
     names = list(VARIANTS) + list(PEERS)
     return ["lmbench_" + v + s for v in names for s in ALLOCATORS.values()]
 
+def _runner_defines(v):
+    defines = [
+        "LMB_VARIANT=\\\"%s\\\"" % v,
+        lmbench_variants_define(),
+    ]
+    if _has_lru(v):
+        defines.append("LMB_HAS_LRU")
+    return defines + variant_defines(_seam(v))
+
 def lmbench_binaries():
     """Defines every runner and the dispatcher //cli:lmbench."""
     for v in list(VARIANTS) + list(PEERS):
@@ -87,11 +96,7 @@ def lmbench_binaries():
                     "runner.c",
                     "//lockmap:lock_seam.h",
                 ],
-                local_defines = [
-                    "LMB_VARIANT=\\\"%s\\\"" % v,
-                    lmbench_variants_define(),
-                ] + (["LMB_HAS_LRU"] if _has_lru(v) else []) +
-                variant_defines(_seam(v)),
+                local_defines = _runner_defines(v),
                 deps = [
                     ":common",
                     "//bench",
