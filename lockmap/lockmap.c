@@ -58,6 +58,7 @@
 #include <xxhash.h>
 
 #include "lockmap/alloc.h"
+#include "lockmap/batch_order.h"
 #include "lockmap/core.h"
 #include "lockmap/internal.h"
 #include "lockmap/lock_seam.h"
@@ -1190,22 +1191,8 @@ int lockmap_remove(lockmap *map, const void *key, size_t klen, void *old_out) {
 /* ---- batches ----------------------------------------------------------------
  */
 
-typedef struct lm_batch_key {
-    uint64_t hash;
-    const lockmap_key *key;
-    size_t index;
-} lm_batch_key;
-
-/* The global lock order: hash, then length, then bytes. */
-static int batch_order(const void *a, const void *b) {
-    const lm_batch_key *x = a, *y = b;
-    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
-    if (x->key->len != y->key->len) return x->key->len < y->key->len ? -1 : 1;
-    return x->key->len ? memcmp(x->key->data, y->key->data, x->key->len) : 0;
-}
-
-/* Batches up to this size sort on the stack. */
-#define LM_BATCH_STACK 32
+/* The global lock order (lockmap/batch_order.h): hash, then length, then
+ * bytes; no rank, as every key has its own lock. */
 
 int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
                        lockmap_entry *entries) {
@@ -1222,15 +1209,10 @@ int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
         order = lm_malloc(n * sizeof *order);
         if (!order) return -ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        order[i].hash = key_hash(map, keys[i].data, keys[i].len);
-        order[i].key = &keys[i];
-        order[i].index = i;
-    }
-    qsort(order, n, sizeof *order, batch_order);
-    int rc = 0;
-    for (size_t i = 1; i < n && rc == 0; i++)
-        if (batch_order(&order[i - 1], &order[i]) == 0) rc = -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        order[i] = (lm_batch_key){0, key_hash(map, keys[i].data, keys[i].len),
+                                  &keys[i], i};
+    int rc = lm_batch_sort(order, n);
     size_t locked = 0;
     for (; rc == 0 && locked < n; locked++) {
         lm_batch_key *k = &order[locked];

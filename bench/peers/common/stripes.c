@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "lockmap/batch_order.h"
 #include "lockmap/internal.h"
 #include "lockmap/lockmap.h"
 #include "variants/platform.h"
@@ -247,7 +248,8 @@ static int take_value(lockmap *m, stripe *s, node *n, void *old_out) {
     return 1;
 }
 
-/* ---- construction --------------------------------------------------------- */
+/* ---- construction ---------------------------------------------------------
+ */
 
 static size_t round_pow2(size_t n) {
     size_t p = 1;
@@ -331,7 +333,8 @@ size_t lockmap_len(lockmap *m) {
 
 bool lockmap_is_empty(lockmap *m) { return lockmap_len(m) == 0; }
 
-/* ---- one-shot operations -------------------------------------------------- */
+/* ---- one-shot operations --------------------------------------------------
+ */
 
 static inline bool bad_key(const void *key, size_t klen) {
     return key == NULL && klen != 0;
@@ -505,24 +508,8 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
 /* ---- batches ---------------------------------------------------------------
  */
 
-typedef struct batch_key {
-    uint64_t hash;
-    const lockmap_key *key;
-    size_t index;
-} batch_key;
-
-/* Stripe index first (the lock order), then hash, length and bytes, so that
- * duplicates end up next to each other. */
-static int batch_order(const void *a, const void *b) {
-    const batch_key *x = a, *y = b;
-    size_t sx = stripe_index(x->hash), sy = stripe_index(y->hash);
-    if (sx != sy) return sx < sy ? -1 : 1;
-    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
-    if (x->key->len != y->key->len) return x->key->len < y->key->len ? -1 : 1;
-    return x->key->len ? memcmp(x->key->data, y->key->data, x->key->len) : 0;
-}
-
-#define BATCH_STACK 32
+/* The core's batch order (lockmap/batch_order.h) ranked by stripe index
+ * first: a stripe's keys sort together, and stripes lock in index order. */
 
 int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
                        lockmap_entry *entries) {
@@ -532,24 +519,22 @@ int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
         pe(&entries[i])->s = NULL;
         if (bad_key(keys[i].data, keys[i].len)) return -EINVAL;
     }
-    batch_key stack[BATCH_STACK];
-    batch_key *order = stack;
-    if (n > BATCH_STACK) {
+    lm_batch_key stack[LM_BATCH_STACK];
+    lm_batch_key *order = stack;
+    if (n > LM_BATCH_STACK) {
         if (n > SIZE_MAX / sizeof *order) return -ENOMEM;
         order = malloc(n * sizeof *order);
         if (!order) return -ENOMEM;
     }
-    for (size_t i = 0; i < n; i++)
-        order[i] = (batch_key){m->hash(keys[i].data, keys[i].len, m->seed),
-                               &keys[i], i};
-    qsort(order, n, sizeof *order, batch_order);
-    int rc = 0;
-    for (size_t i = 1; i < n && rc == 0; i++)
-        if (batch_order(&order[i - 1], &order[i]) == 0) rc = -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = m->hash(keys[i].data, keys[i].len, m->seed);
+        order[i] = (lm_batch_key){stripe_index(h), h, &keys[i], i};
+    }
+    int rc = lm_batch_sort(order, n);
     size_t done = 0;
     stripe *prev = NULL;
     for (; rc == 0 && done < n; done++) {
-        batch_key *k = &order[done];
+        lm_batch_key *k = &order[done];
         stripe *s = stripe_of(m, k->hash);
         /* Each stripe once, in index order: the keys are sorted by it. */
         if (s != prev) pthread_mutex_lock(&s->mu);
@@ -570,7 +555,8 @@ void lockmap_unlock_batch(lockmap_entry *entries, size_t n) {
     while (n--) lockmap_unlock(&entries[n]);
 }
 
-/* ---- walks ---------------------------------------------------------------- */
+/* ---- walks ----------------------------------------------------------------
+ */
 
 typedef struct walk {
     lockmap_visit_fn visit;
@@ -632,7 +618,8 @@ size_t lockmap_clear(lockmap *m) {
     return w.removed;
 }
 
-/* ---- introspection for the conformance tests ------------------------------ */
+/* ---- introspection for the conformance tests ------------------------------
+ */
 
 size_t lm_debug_live_states(lockmap *m) {
     size_t n = 0;
