@@ -153,6 +153,16 @@ static uintptr_t queue_mark(void) {
 static void wait_queue_grew(uintptr_t m) {
     while (queue_mark() == m) sched_yield();
 }
+
+/* The same, unless *done is set first: a timed waiter that gives up may
+ * empty the queue again (mcs-park's head leaves it), and a poll that missed
+ * the short-lived tail would wait for ever. */
+static void wait_queue_grew_unless(uintptr_t m, atomic_int *done) {
+    /* Acquire: pairs with the worker's release store of *done. */
+    while (queue_mark() == m &&
+           !atomic_load_explicit(done, memory_order_acquire))
+        sched_yield();
+}
 #endif
 
 /* ---- tests --------------------------------------------------------------- */
@@ -369,7 +379,7 @@ static void test_timeout_in_middle_of_queue(void **state) {
 #endif
         lt_start(&a, mid_timeout_worker, 0);
 #if defined(LT_HAS_QUEUE) && defined(LT_TIMED_QUEUES)
-        wait_queue_grew(m); /* a is queued... */
+        wait_queue_grew_unless(m, &g_timed_out); /* a is queued... */
         m = queue_mark();
 #endif
         lt_start(&b, behind_worker, 0);
