@@ -429,8 +429,8 @@ static lm_state *pool_take(lockmap *map, lm_shard *sh, size_t size) {
     for (int i = 0; st && i < LM_POOL_LARGE_SCAN; i++) {
         lm_state *next = next_locked(&st->next);
         if (state_size(map, st->klen) == size) {
-            if (prev)
-                atomic_store_explicit(&prev->next, next, memory_order_relaxed);
+            if (prev) /* Release: as in retire_state. */
+                atomic_store_explicit(&prev->next, next, memory_order_release);
             else
                 sh->pool[c] = next;
             return st;
@@ -452,9 +452,11 @@ static void retire_state(lockmap *map, lm_shard *sh, lm_state *st) {
     /* st leaves the chain for good: a walker standing on it would go on
      * into the pool and could miss the rest of its chain. */
     uint32_t seq = relink_begin(sh);
-    /* Relaxed: the pool is only used under the shard lock; stray readers
-     * that follow this link find dead states, which refuse pins. */
-    atomic_store_explicit(&st->next, *slot, memory_order_relaxed);
+    /* Release: the pool is only used under the shard lock, but a stray
+     * lock-free reader may follow this link to a dead state (which refuses
+     * pins) made by another thread; our release passes on what the shard
+     * lock told us of it, as a resize's rewired links do. */
+    atomic_store_explicit(&st->next, *slot, memory_order_release);
     *slot = st;
     relink_end(sh, seq);
 }
