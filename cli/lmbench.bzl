@@ -5,7 +5,8 @@ For every variant v: //cli:lmbench_v (jemalloc) and //cli:lmbench_v_glibc
 //cli:lmbench that knows all the names. A back end added to VARIANTS gets its
 runners with no change here; so does a peer added to PEERS."""
 
-load("//lockmap:variants.bzl", "PEER_LOCKS", "VARIANTS", "lock_label", "variant_defines")
+load("//bench:reference.bzl", "reference_label")
+load("//lockmap:variants.bzl", "PEER_LOCKS", "VARIANTS")
 
 # Peers: other maps behind the same lockmap API (bench/peers/<name>/), and our
 # core built with other projects' locks (PEER_LOCKS in lockmap/variants.bzl),
@@ -81,7 +82,7 @@ def _runner_defines(v):
     ]
     if _has_lru(v):
         defines.append("LMB_HAS_LRU")
-    return defines + variant_defines(_seam(v))
+    return defines
 
 def lmbench_binaries():
     """Defines every runner and the dispatcher //cli:lmbench."""
@@ -89,20 +90,26 @@ def lmbench_binaries():
         for alloc, suffix in ALLOCATORS.items():
             native.cc_binary(
                 name = "lmbench_" + v + suffix,
-                # The lock and floor workloads use the variant's lock through
-                # the seam, with the defines the core is built with.
+                # Only the public headers of the map: the lock and floor
+                # workloads take the variant's lock through
+                # //bench:reference_<lock>.
                 srcs = [
                     "bench_map.h",
+                    "run.h",
+                    "run_collect.c",
+                    "run_loop.c",
+                    "run_row.c",
+                    "run_setup.c",
+                    "run_threads.c",
                     "runner.c",
-                    "//lockmap:lock_seam.h",
                 ],
                 local_defines = _runner_defines(v),
                 deps = [
                     ":common",
+                    ":verify",
                     "//bench",
                     _library(v),
-                    "//variants:platform",
-                    lock_label(_seam(v)),
+                    reference_label(_seam(v)),
                 ] + (_JEMALLOC if alloc == "jemalloc" else _GLIBC),
                 linkopts = ["-lpthread"],
             )

@@ -1,0 +1,42 @@
+"""The reference workloads (lock, floor), built once per lock back end.
+
+For every back end in VARIANTS and PEER_LOCKS (lockmap/variants.bzl):
+//bench:reference_<name>, compiled with that back end's LM_ALGO and
+LM_VARIANT_HEADER through the lock seam, as the core is, plus its test
+//bench:reference_test_<name>. A back end added there gets both with no
+change here."""
+
+load("//lockmap:variants.bzl", "PEER_LOCKS", "VARIANTS", "lock_label", "variant_defines")
+
+def reference_label(lock):
+    """The reference library of a lock back end (a key of VARIANTS or PEER_LOCKS)."""
+    return "//bench:reference_" + lock
+
+def reference_libraries():
+    """Defines every //bench:reference_<name> and its test."""
+    for lock in list(VARIANTS) + list(PEER_LOCKS):
+        native.cc_library(
+            name = "reference_" + lock,
+            srcs = [
+                "reference.c",
+                "//lockmap:lock_seam.h",
+            ],
+            hdrs = ["reference.h"],
+            local_defines = variant_defines(lock),
+            linkopts = ["-lxxhash"],
+            deps = [
+                ":bench",
+                "//variants:platform",
+                lock_label(lock),
+            ],
+        )
+        native.cc_test(
+            name = "reference_test_" + lock,
+            size = "small",
+            srcs = ["reference_test.c"],
+            linkopts = [
+                "-lcmocka",
+                "-lpthread",
+            ],
+            deps = [":reference_" + lock],
+        )
