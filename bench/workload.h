@@ -14,7 +14,8 @@
  * read-through cache, empty at the start: get, and on a miss insert the
  * key's value, a fixed function of the key; meant for the LRU map).
  *
- * Reference workloads, which use no lockmap call:
+ * Reference workloads, which use no lockmap call (their structures are in
+ * reference.h, built per lock back end):
  *   lock    acquire and release one lock of the back end (through the lock
  *           seam, lockmap/lock_seam.h), every thread on the same lock, with a
  *           counter incremented inside: the cost of the lock alone
