@@ -1,8 +1,9 @@
 """lmbench's binaries, one runner per lock back end in VARIANTS and per peer.
 
 For every variant v: //cli:lmbench_v (jemalloc) and //cli:lmbench_v_glibc
-(glibc malloc), each linking //lockmap:lockmap_v, plus the dispatcher
-//cli:lmbench that knows all the names. A back end added to VARIANTS gets its
+(glibc malloc), each linking //lockmap:lockmap_v (or the peer's library) and
+the reference workloads of its lock, //bench:reference_<lock>, plus the
+dispatcher //cli:lmbench that knows all the names. A back end added to VARIANTS gets its
 runners with no change here; so does a peer added to PEERS."""
 
 load("//bench:reference.bzl", "reference_label")
