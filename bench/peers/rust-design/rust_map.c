@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "bench/peers/rust-design/fold_hash.h"
+#include "bench/peers/rust-design/rust_map.h"
 #include "bench/peers/rust-design/swiss_table.h"
 #include "lockmap/batch_order.h"
 #include "lockmap/internal.h"
@@ -62,39 +63,6 @@
 
 /* Same limits as the core, so bad options fail the same way. */
 #define RS_MAX_SHARDS ((size_t)1 << 16)
-
-#define RS_HAS_VALUE ((uint32_t)1 << 31)
-#define RS_REFS(flags) ((flags) & ~RS_HAS_VALUE)
-
-typedef struct rs_state {
-    uint64_t hash;
-    _Atomic uint32_t flags; /* refcount | RS_HAS_VALUE, see above */
-    futex_lock_t lock;      /* the key's lock */
-    uint32_t klen;
-    /* value_size bytes of value at RS_VALUE_OFFSET, then the key bytes. */
-} rs_state;
-
-#define ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
-#define RS_VALUE_OFFSET ALIGN_UP(sizeof(rs_state), alignof(max_align_t))
-
-typedef struct rs_shard {
-    alignas(64) futex_lock_t lock;
-    swt table; /* lock */
-    /* Written under lock, read without it by lockmap_len and the test
-     * hooks: relaxed, they are counts only. */
-    _Atomic size_t nvalues;
-    _Atomic size_t nstates;
-} rs_shard;
-
-struct lockmap {
-    size_t value_size;
-    uint64_t seed;
-    uint64_t (*hash)(const void *key, size_t klen, uint64_t seed);
-    void (*value_drop)(void *value, void *ctx);
-    void *ctx;
-    size_t shard_mask;
-    rs_shard *shards;
-};
 
 /* What lockmap_entry's opaque bytes hold. */
 typedef struct rs_entry {
@@ -106,14 +74,6 @@ _Static_assert(sizeof(rs_entry) <= sizeof(lockmap_entry),
                "lockmap_entry too small");
 
 static inline rs_entry *entry_of(lockmap_entry *e) { return (rs_entry *)e; }
-
-static inline unsigned char *st_value(rs_state *st) {
-    return (unsigned char *)st + RS_VALUE_OFFSET;
-}
-
-static inline unsigned char *st_key(lockmap *m, rs_state *st) {
-    return st_value(st) + m->value_size;
-}
 
 const char *lockmap_variant(void) { return "rust-design"; }
 
@@ -131,17 +91,6 @@ static uint64_t random_seed(void) {
     r = (r ^ (r >> 27)) * 0x94d049bb133111ebu;
     r ^= r >> 31;
     return r ? r : 1;
-}
-
-/* The shard from bits 32.. of the hash; the table's start slot uses the low
- * bits and its tag the top 7, so the three are independent. */
-static inline rs_shard *shard_of(lockmap *m, uint64_t h) {
-    return &m->shards[(size_t)(h >> 32) & m->shard_mask];
-}
-
-static inline void count(_Atomic size_t *c, long delta) {
-    /* Relaxed: a count; the shard lock orders the writers. */
-    atomic_fetch_add_explicit(c, (size_t)delta, memory_order_relaxed);
 }
 
 static uint64_t state_hash(const void *elem) {
@@ -218,13 +167,6 @@ static void mark_vacant(lockmap *m, rs_state *st) {
     count(&shard_of(m, st->hash)->nvalues, -1);
 }
 
-static inline bool present(rs_state *st) {
-    /* Relaxed: the caller holds the key lock, or the shard lock after an
-     * acquire load of refcount 0; see mark_present. */
-    return atomic_load_explicit(&st->flags, memory_order_relaxed) &
-           RS_HAS_VALUE;
-}
-
 static void drop_value(lockmap *m, void *value) {
     if (m->value_drop) m->value_drop(value, m->ctx);
 }
@@ -246,7 +188,7 @@ static int set_value(lockmap *m, rs_state *st, const void *value,
 }
 
 /* 1 removed (copied or dropped), 0 was vacant. The state stays. */
-static int take_value(lockmap *m, rs_state *st, void *old_out) {
+int rs_take_value(lockmap *m, rs_state *st, void *old_out) {
     if (!present(st)) return 0;
     if (old_out)
         memcpy(old_out, st_value(st), m->value_size);
@@ -258,17 +200,10 @@ static int take_value(lockmap *m, rs_state *st, void *old_out) {
 
 /* ---- pins --------------------------------------------------------------- */
 
-/* Shard lock held: one more reference. Relaxed: the state cannot be freed
- * meanwhile (that needs the shard lock and flags 0), and the pinner reads
- * the value only after taking the key lock (acquire). */
-static inline void pin(rs_state *st) {
-    atomic_fetch_add_explicit(&st->flags, 1, memory_order_relaxed);
-}
-
 /* Drops one reference, without the shard lock. If that leaves the state
  * with neither references nor a value, removes it from its table, unless
  * another thread pinned it, filled it or removed it first. */
-static void unpin(lockmap *m, rs_state *st) {
+void rs_unpin(lockmap *m, rs_state *st) {
     uint64_t h = st->hash; /* st may be freed once the count is down */
     /* Release: this thread's uses of the state (its value, its key lock)
      * happen before whoever frees it or reads the value at refcount 0
@@ -374,8 +309,12 @@ static inline bool bad_key(const void *key, size_t klen) {
     return (key == NULL && klen != 0) || klen > UINT32_MAX;
 }
 
+/* The default hash is called directly, so it inlines as the crate's
+ * (generic, monomorphised) hasher does; a caller's hash through its pointer. */
 static inline lookup make_lookup(lockmap *m, const void *key, size_t klen) {
-    return (lookup){m, m->hash(key, klen, m->seed), key, klen};
+    uint64_t h = m->hash == fold_hash ? fold_hash(key, klen, m->seed)
+                                      : m->hash(key, klen, m->seed);
+    return (lookup){m, h, key, klen};
 }
 
 /* Shard lock held, state found: may the caller use the value under the shard
@@ -405,7 +344,7 @@ int lockmap_get(lockmap *m, const void *key, size_t klen, void *value_out) {
     int rc = present(st);
     if (rc && value_out) memcpy(value_out, st_value(st), m->value_size);
     futex_unlock(&st->lock, NULL);
-    unpin(m, st);
+    rs_unpin(m, st);
     return rc;
 }
 
@@ -442,7 +381,7 @@ int lockmap_insert(lockmap *m, const void *key, size_t klen, const void *value,
     futex_lock(&st->lock, NULL);
     int rc = set_value(m, st, value, old_out);
     futex_unlock(&st->lock, NULL);
-    unpin(m, st);
+    rs_unpin(m, st);
     return rc;
 }
 
@@ -474,9 +413,9 @@ int lockmap_remove(lockmap *m, const void *key, size_t klen, void *old_out) {
     pin(st);
     futex_unlock(&s->lock, NULL);
     futex_lock(&st->lock, NULL);
-    int rc = take_value(m, st, old_out);
+    int rc = rs_take_value(m, st, old_out);
     futex_unlock(&st->lock, NULL);
-    unpin(m, st);
+    rs_unpin(m, st);
     return rc;
 }
 
@@ -511,7 +450,7 @@ static int lock_common(lockmap *m, const void *key, size_t klen, wait_mode how,
                : how == WAIT_NEVER ? futex_trylock(&st->lock, NULL)
                                    : futex_timedlock(&st->lock, NULL, &dl);
     if (!got) {
-        unpin(m, st);
+        rs_unpin(m, st);
         return how == WAIT_NEVER ? -EBUSY : -ETIMEDOUT;
     }
     *entry_of(entry) = (rs_entry){m, st};
@@ -539,8 +478,18 @@ void lockmap_unlock(lockmap_entry *entry) {
     rs_state *st = e->st;
     if (!st) return;
     e->st = NULL;
+    /* The crate's entry drop writes the has-value bit from the value it
+     * leaves, with an atomic RMW, changed or not. Here the bit is already
+     * right (set on every change); the RMW is kept for its cost. Relaxed:
+     * see mark_present. */
+    if (present(st))
+        atomic_fetch_or_explicit(&st->flags, RS_HAS_VALUE,
+                                 memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&st->flags, ~RS_HAS_VALUE,
+                                  memory_order_relaxed);
     futex_unlock(&st->lock, NULL);
-    unpin(e->map, st);
+    rs_unpin(e->map, st);
 }
 
 void lockmap_entry_cleanup(lockmap_entry *entry) { lockmap_unlock(entry); }
@@ -569,7 +518,7 @@ int lockmap_entry_insert(lockmap_entry *entry, const void *value,
 int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
     if (!entry || !entry_of(entry)->st) return -EINVAL;
     rs_entry *e = entry_of(entry);
-    return take_value(e->map, e->st, old_out);
+    return rs_take_value(e->map, e->st, old_out);
 }
 
 void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt) {
@@ -618,7 +567,7 @@ int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
     }
     for (size_t i = 0; i < n; i++)
         order[i] = (lm_batch_key){
-            0, m->hash(keys[i].data, keys[i].len, m->seed), &keys[i], i};
+            0, make_lookup(m, keys[i].data, keys[i].len).hash, &keys[i], i};
     int rc = lm_batch_sort(order, n);
     size_t done = 0;
     for (; rc == 0 && done < n; done++) {
@@ -642,107 +591,6 @@ int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
 void lockmap_unlock_batch(lockmap_entry *entries, size_t n) {
     if (!entries) return;
     while (n--) lockmap_unlock(&entries[n]);
-}
-
-/* ---- walks --------------------------------------------------------------- */
-
-typedef struct walk {
-    lockmap_visit_fn visit;
-    lockmap_keep_fn keep;
-    bool removing; /* retain (keep set) or clear (keep NULL) */
-    void *ctx;
-    size_t removed;
-    rs_state **pinned; /* one shard's states with values, pinned */
-    size_t room;
-} walk;
-
-/* Pins every state of the shard that has a value, into w->pinned; their
- * count, or -ENOMEM. The array is sized before taking the shard lock. */
-static long pin_shard(rs_shard *s, walk *w) {
-    for (;;) {
-        size_t need =
-            atomic_load_explicit(&s->nstates, memory_order_relaxed); /* hint */
-        if (need > w->room) {
-            rs_state **p = realloc(w->pinned, need * sizeof *p);
-            if (!p) return -ENOMEM;
-            w->pinned = p;
-            w->room = need;
-        }
-        futex_lock(&s->lock, NULL);
-        swt *t = &s->table;
-        if (t->items > w->room) { /* grew meanwhile */
-            futex_unlock(&s->lock, NULL);
-            continue;
-        }
-        long n = 0;
-        for (size_t b = 0; b < swt_buckets(t); b++) {
-            if (!swt_is_full(t, b)) continue;
-            rs_state *st = t->slots[b];
-            /* A snapshot: a holder may change the value meanwhile; the
-             * walk looks again under the key lock. */
-            if (!present(st)) continue;
-            pin(st);
-            w->pinned[n++] = st;
-        }
-        futex_unlock(&s->lock, NULL);
-        return n;
-    }
-}
-
-/* Visits (or filters) one pinned state under its key lock, then unpins it.
- * The visit's non-zero result, else 0. */
-static int visit_state(lockmap *m, walk *w, rs_state *st) {
-    int stop = 0;
-    futex_lock(&st->lock, NULL);
-    if (present(st)) {
-        if (!w->removing) {
-            stop = w->visit(st_key(m, st), st->klen, st_value(st), w->ctx);
-        } else if (!w->keep ||
-                   !w->keep(st_key(m, st), st->klen, st_value(st), w->ctx)) {
-            take_value(m, st, NULL);
-            w->removed++;
-        }
-    }
-    futex_unlock(&st->lock, NULL);
-    unpin(m, st);
-    return stop;
-}
-
-/* Every value, shard by shard; 0, the callback's stop value, or -ENOMEM. */
-static int walk_map(lockmap *m, walk *w) {
-    int stop = 0;
-    for (size_t i = 0; i <= m->shard_mask && !stop; i++) {
-        long n = pin_shard(&m->shards[i], w);
-        if (n < 0) {
-            stop = (int)n;
-            break;
-        }
-        long j = 0;
-        while (j < n && !stop) stop = visit_state(m, w, w->pinned[j++]);
-        while (j < n) unpin(m, w->pinned[j++]); /* stopped early */
-    }
-    free(w->pinned);
-    return stop;
-}
-
-int lockmap_for_each(lockmap *m, lockmap_visit_fn fn, void *ctx) {
-    if (!m || !fn) return -EINVAL;
-    walk w = {.visit = fn, .ctx = ctx};
-    return walk_map(m, &w);
-}
-
-size_t lockmap_retain(lockmap *m, lockmap_keep_fn keep, void *ctx) {
-    if (!m || !keep) return 0;
-    walk w = {.keep = keep, .removing = true, .ctx = ctx};
-    walk_map(m, &w);
-    return w.removed;
-}
-
-size_t lockmap_clear(lockmap *m) {
-    if (!m) return 0;
-    walk w = {.removing = true};
-    walk_map(m, &w);
-    return w.removed;
 }
 
 /* ---- introspection for the conformance tests ----------------------------- */
