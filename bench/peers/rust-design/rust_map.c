@@ -25,20 +25,23 @@
  *   lock & co.     lock the shard, find or create the state, pin it, unlock
  *                  the shard, lock the key (trylock/timedlock: on failure
  *                  unpin and report).
- *   unlock, unpin  unlock the key; decrement the refcount without the shard
- *                  lock. Only when that leaves flags == 0 (no reference, no
- *                  value): lock the shard and, if the state is still in the
- *                  table with flags still 0, erase and free it.
+ *   unlock, unpin  write the has-value bit, unlock the key, then drop the
+ *                  reference: with a CAS and no shard lock while a value or
+ *                  another reference remains; else (the last reference of a
+ *                  vacant state) under the shard lock, erasing and freeing
+ *                  the state if that leaves flags == 0.
  *   lock_batch     each key through lock, in one global order (batch_order.h).
  *   walks          shard by shard: pin every state with a value under the
  *                  shard lock, then lock, visit and unpin each in turn.
  *
  * Locks: shard and key locks are both the three-state futex mutex of
- * variants/futex/lock.h (spin 100 loads, then park), the algorithm of Rust
- * std's futex mutex that the crate's key lock copies and its shard mutex
- * resembles. Lock order: a thread waits for a key lock only with no shard
- * lock held, and takes a shard lock while holding key locks (unpin, pin of
- * another key) only without waiting for any key under it: no cycle.
+ * variants/futex/lock.h (spin 100 loads, then park): the crate's shard lock
+ * (std::sync::Mutex) is that algorithm; its key lock is parking_lot's
+ * RawMutex (spin with backoff, yield, then park in a global queue table),
+ * which costs the same uncontended (see README.md). Lock order: a thread
+ * waits for a key lock only with no shard lock held, and takes a shard lock
+ * while holding key locks (unpin, pin of another key) only without waiting
+ * for any key under it: no cycle.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -116,7 +119,7 @@ static inline bool same_key(const void *elem, const void *ctx) {
 
 static inline rs_state *find_state(rs_shard *s, const lookup *q) {
     size_t slot = swt_find(&s->table, q->hash, same_key, q);
-    return slot == SWT_NONE ? NULL : s->table.slots[slot];
+    return slot == SWT_NONE ? NULL : swt_slots(&s->table)[slot];
 }
 
 /* A new state for the key, in the table, with the given flags; NULL on
@@ -135,13 +138,13 @@ static rs_state *new_state(lockmap *m, rs_shard *s, const lookup *q,
         free(st);
         return NULL;
     }
-    count(&s->nstates, +1);
+    count(&counts_of(m, q->hash)->nstates, +1);
     return st;
 }
 
-static void erase_state(rs_shard *s, size_t slot) {
+static void erase_state(lockmap *m, rs_shard *s, size_t slot, uint64_t h) {
     swt_erase(&s->table, slot);
-    count(&s->nstates, -1);
+    count(&counts_of(m, h)->nstates, -1);
 }
 
 /* ---- values (key lock held, or shard lock held at refcount 0) ----------- */
@@ -159,12 +162,12 @@ static void fill(lockmap *m, rs_state *st, const void *value) {
  * (or holds the shard lock the writer held). */
 static void mark_present(lockmap *m, rs_state *st) {
     atomic_fetch_or_explicit(&st->flags, RS_HAS_VALUE, memory_order_relaxed);
-    count(&shard_of(m, st->hash)->nvalues, +1);
+    count(&counts_of(m, st->hash)->nvalues, +1);
 }
 
 static void mark_vacant(lockmap *m, rs_state *st) {
     atomic_fetch_and_explicit(&st->flags, ~RS_HAS_VALUE, memory_order_relaxed);
-    count(&shard_of(m, st->hash)->nvalues, -1);
+    count(&counts_of(m, st->hash)->nvalues, -1);
 }
 
 static void drop_value(lockmap *m, void *value) {
@@ -200,27 +203,41 @@ int rs_take_value(lockmap *m, rs_state *st, void *old_out) {
 
 /* ---- pins --------------------------------------------------------------- */
 
-/* Drops one reference, without the shard lock. If that leaves the state
- * with neither references nor a value, removes it from its table, unless
- * another thread pinned it, filled it or removed it first. */
+/* Drops one reference, as the crate's guard drop does:
+ *
+ *   - while the state keeps a value or another reference, decrement with a
+ *     CAS, without the shard lock;
+ *   - the last reference of a vacant state (flags == 1) is dropped under the
+ *     shard lock instead, and if that leaves flags == 0 the state leaves the
+ *     table and is freed. Someone may pin or fill it between the check and
+ *     the shard lock: the decrement under the lock decides.
+ *
+ * So flags reach 0 only under the shard lock, and a state with a reference
+ * is always in its table. */
 void rs_unpin(lockmap *m, rs_state *st) {
-    uint64_t h = st->hash; /* st may be freed once the count is down */
-    /* Release: this thread's uses of the state (its value, its key lock)
-     * happen before whoever frees it or reads the value at refcount 0
-     * (both load the flags with acquire under the shard lock). */
-    uint32_t left =
-        atomic_fetch_sub_explicit(&st->flags, 1, memory_order_release) - 1;
-    if (left != 0) return;
-    rs_shard *s = shard_of(m, h);
+    /* Relaxed: only a first guess for the CAS. */
+    uint32_t cur = atomic_load_explicit(&st->flags, memory_order_relaxed);
+    while (cur != 1) {
+        /* Release on success: this thread's uses of the state (its value,
+         * its key lock) happen before whoever later reads the value at
+         * refcount 0 or frees the state (acquire loads / the acq_rel
+         * decrement below, under the shard lock). Relaxed on failure: a
+         * retry with the value seen. */
+        if (atomic_compare_exchange_weak_explicit(&st->flags, &cur, cur - 1,
+                                                  memory_order_release,
+                                                  memory_order_relaxed))
+            return;
+    }
+    rs_shard *s = shard_of(m, st->hash);
     futex_lock(&s->lock, NULL);
-    /* Pointer match only: st may have been freed (and its memory reused) by
-     * a remove since the decrement. A state in the table is alive. */
-    size_t slot = swt_find_ptr(&s->table, h, st);
-    /* Acquire: every other thread's release decrement happens before the
-     * free below. */
-    bool dead = slot != SWT_NONE &&
-                atomic_load_explicit(&st->flags, memory_order_acquire) == 0;
-    if (dead) erase_state(s, slot);
+    /* Acq_rel: release as above; acquire so that every other thread's
+     * release decrement happens before the free. */
+    uint32_t left =
+        atomic_fetch_sub_explicit(&st->flags, 1, memory_order_acq_rel) - 1;
+    bool dead = left == 0;
+    /* Still in the table: our reference kept it there until now. */
+    if (dead)
+        erase_state(m, s, swt_find_ptr(&s->table, st->hash, st), st->hash);
     futex_unlock(&s->lock, NULL);
     if (dead) free(st);
 }
@@ -256,22 +273,28 @@ lockmap *lockmap_new(const lockmap_options *opts) {
     m->value_drop = opts->value_drop;
     m->ctx = opts->ctx;
     m->shard_mask = nshards - 1;
-    m->shards = aligned_alloc(alignof(rs_shard), nshards * sizeof(rs_shard));
-    if (!m->shards) goto nomem;
+    m->shards = malloc(nshards * sizeof(rs_shard));
+    m->counts = aligned_alloc(alignof(rs_counts), nshards * sizeof(rs_counts));
+    if (!m->shards || !m->counts) goto nomem;
+    /* The capacity split evenly, rounded up, as the crate's shards do. */
+    size_t per_shard =
+        opts->capacity / nshards + (opts->capacity % nshards != 0);
     for (size_t i = 0; i < nshards; i++) {
         rs_shard *s = &m->shards[i];
         futex_lock_init(&s->lock);
-        atomic_init(&s->nvalues, 0);
-        atomic_init(&s->nstates, 0);
-        /* The capacity split evenly, as the crate's shards do. */
-        if (swt_init(&s->table, opts->capacity / nshards) != 0) {
+        atomic_init(&m->counts[i].nvalues, 0);
+        atomic_init(&m->counts[i].nstates, 0);
+        if (swt_init(&s->table, per_shard) != 0) {
             for (size_t j = 0; j < i; j++) swt_destroy(&m->shards[j].table);
             goto nomem;
         }
     }
     return m;
 nomem:
-    if (m) free(m->shards);
+    if (m) {
+        free(m->shards);
+        free(m->counts);
+    }
     free(m);
     errno = ENOMEM;
     return NULL;
@@ -283,13 +306,14 @@ void lockmap_free(lockmap *m) {
         swt *t = &m->shards[i].table;
         for (size_t b = 0; b < swt_buckets(t); b++) {
             if (!swt_is_full(t, b)) continue;
-            rs_state *st = t->slots[b];
+            rs_state *st = swt_slots(t)[b];
             if (present(st)) drop_value(m, st_value(st));
             free(st);
         }
         swt_destroy(t);
     }
     free(m->shards);
+    free(m->counts);
     free(m);
 }
 
@@ -297,7 +321,7 @@ size_t lockmap_len(lockmap *m) {
     if (!m) return 0;
     size_t n = 0;
     for (size_t i = 0; i <= m->shard_mask; i++)
-        n += atomic_load_explicit(&m->shards[i].nvalues,
+        n += atomic_load_explicit(&m->counts[i].nvalues,
                                   memory_order_relaxed); /* a count */
     return n;
 }
@@ -363,7 +387,7 @@ int lockmap_insert(lockmap *m, const void *key, size_t klen, const void *value,
         st = new_state(m, s, &q, RS_HAS_VALUE);
         if (st) {
             fill(m, st, value);
-            count(&s->nvalues, +1);
+            count(&counts_of(m, q.hash)->nvalues, +1);
         }
         futex_unlock(&s->lock, NULL);
         return st ? 0 : -ENOMEM;
@@ -373,6 +397,10 @@ int lockmap_insert(lockmap *m, const void *key, size_t klen, const void *value,
      * first: from then on nobody else can change the flags.) */
     if (unreferenced(st) && !(present(st) && !old_out && m->value_drop)) {
         int rc = set_value(m, st, value, old_out);
+        /* The crate sets the has-value bit here whether it changed or not:
+         * the same RMW, for the same cost. Relaxed: see mark_present. */
+        atomic_fetch_or_explicit(&st->flags, RS_HAS_VALUE,
+                                 memory_order_relaxed);
         futex_unlock(&s->lock, NULL);
         return rc;
     }
@@ -395,13 +423,13 @@ int lockmap_remove(lockmap *m, const void *key, size_t klen, void *old_out) {
         futex_unlock(&s->lock, NULL);
         return 0;
     }
-    rs_state *st = s->table.slots[slot];
+    rs_state *st = swt_slots(&s->table)[slot];
     if (unreferenced(st)) {
         /* Out of the table at once; its value is copied or dropped after
          * the shard lock is released (nobody else can reach it now). */
         int rc = present(st);
-        if (rc) count(&s->nvalues, -1);
-        erase_state(s, slot);
+        if (rc) count(&counts_of(m, q.hash)->nvalues, -1);
+        erase_state(m, s, slot, q.hash);
         futex_unlock(&s->lock, NULL);
         if (rc && old_out)
             memcpy(old_out, st_value(st), m->value_size);
@@ -598,7 +626,7 @@ void lockmap_unlock_batch(lockmap_entry *entries, size_t n) {
 size_t lm_debug_live_states(lockmap *m) {
     size_t n = 0;
     for (size_t i = 0; i <= m->shard_mask; i++)
-        n += atomic_load_explicit(&m->shards[i].nstates,
+        n += atomic_load_explicit(&m->counts[i].nstates,
                                   memory_order_relaxed); /* a count */
     return n;
 }

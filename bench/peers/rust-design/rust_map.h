@@ -27,14 +27,24 @@ typedef struct rs_state {
 #define ALIGN_UP(x, a) (((x) + (a)-1) / (a) * (a))
 #define RS_VALUE_OFFSET ALIGN_UP(sizeof(rs_state), alignof(max_align_t))
 
+/* A shard: the futex mutex and the table header, 40 bytes, in a plain
+ * array. Unpadded on purpose: the crate's shards are a Vec of
+ * std::sync::Mutex<HashTable> of that size, so neighbouring shards share
+ * cache lines there too (and their lines bounce between cores alike). */
 typedef struct rs_shard {
-    alignas(64) futex_lock_t lock;
+    futex_lock_t lock;
     swt table; /* lock */
-    /* Written under lock, read without it by lockmap_len and the test
-     * hooks: relaxed, they are counts only. */
-    _Atomic size_t nvalues;
-    _Atomic size_t nstates;
 } rs_shard;
+
+/* Our own counts per shard (the crate keeps none: its len locks every
+ * shard), apart from the shards and one cache line each so that they add no
+ * sharing the crate does not have. Written under the shard lock or a key
+ * lock, read without either by lockmap_len and the test hooks: relaxed,
+ * they are counts only. */
+typedef struct rs_counts {
+    alignas(64) _Atomic size_t nvalues; /* keys with a value */
+    _Atomic size_t nstates;             /* states in the table */
+} rs_counts;
 
 struct lockmap {
     size_t value_size;
@@ -44,6 +54,7 @@ struct lockmap {
     void *ctx;
     size_t shard_mask;
     rs_shard *shards;
+    rs_counts *counts; /* counts[i] belongs to shards[i] */
 };
 
 static inline unsigned char *st_value(rs_state *st) {
@@ -56,8 +67,16 @@ static inline unsigned char *st_key(lockmap *m, rs_state *st) {
 
 /* The shard from bits 32.. of the hash; the table's start slot uses the low
  * bits and its tag the top 7, so the three are independent. */
+static inline size_t shard_index(lockmap *m, uint64_t h) {
+    return (size_t)(h >> 32) & m->shard_mask;
+}
+
 static inline rs_shard *shard_of(lockmap *m, uint64_t h) {
-    return &m->shards[(size_t)(h >> 32) & m->shard_mask];
+    return &m->shards[shard_index(m, h)];
+}
+
+static inline rs_counts *counts_of(lockmap *m, uint64_t h) {
+    return &m->counts[shard_index(m, h)];
 }
 
 static inline void count(_Atomic size_t *c, long delta) {
@@ -79,7 +98,8 @@ static inline void pin(rs_state *st) {
     atomic_fetch_add_explicit(&st->flags, 1, memory_order_relaxed);
 }
 
-/* Drops one reference (see rust_map.c). */
+/* Drops one reference; the last one of a vacant state removes it (see
+ * rust_map.c). */
 void rs_unpin(lockmap *m, rs_state *st);
 /* Key lock held: 1 removed (copied to old_out, or dropped), 0 was vacant. */
 int rs_take_value(lockmap *m, rs_state *st, void *old_out);

@@ -23,7 +23,6 @@ static int alloc_table(swt *t, size_t buckets) {
     size_t slot_bytes = buckets * sizeof(void *);
     unsigned char *mem = malloc(slot_bytes + buckets + SWT_GROUP);
     if (!mem) return -ENOMEM;
-    t->slots = (void **)mem;
     t->ctrl = mem + slot_bytes;
     memset(t->ctrl, SWT_EMPTY, buckets + SWT_GROUP);
     t->mask = buckets - 1;
@@ -37,8 +36,7 @@ int swt_init(swt *t, size_t capacity) {
 }
 
 void swt_destroy(swt *t) {
-    free(t->slots);
-    t->slots = NULL;
+    if (t->ctrl) free(swt_slots(t));
     t->ctrl = NULL;
 }
 
@@ -66,14 +64,14 @@ static int rebuild(swt *t, size_t buckets, swt_hash_fn hash_of) {
     if (alloc_table(&n, buckets) != 0) return -ENOMEM;
     for (size_t i = 0; i <= t->mask; i++) {
         if (!swt_is_full(t, i)) continue;
-        uint64_t h = hash_of(t->slots[i]);
+        uint64_t h = hash_of(swt_slots(t)[i]);
         size_t s = find_free_slot(&n, h);
         set_ctrl(&n, s, swt_tag(h));
-        n.slots[s] = t->slots[i];
+        swt_slots(&n)[s] = swt_slots(t)[i];
     }
     n.items = t->items;
     n.growth_left -= t->items;
-    free(t->slots);
+    free(swt_slots(t));
     *t = n;
     return 0;
 }
@@ -99,7 +97,7 @@ size_t swt_insert(swt *t, uint64_t hash, void *elem, swt_hash_fn hash_of) {
     }
     if (t->ctrl[slot] == SWT_EMPTY) t->growth_left--;
     set_ctrl(t, slot, swt_tag(hash));
-    t->slots[slot] = elem;
+    swt_slots(t)[slot] = elem;
     t->items++;
     return slot;
 }

@@ -49,11 +49,12 @@
 
 enum { SWT_EMPTY = 0xff, SWT_DELETED = 0x80 };
 
+/* Four words, as hashbrown's table header: the slots are not named, they
+ * sit just below the control bytes in the same allocation. */
 typedef struct swt {
-    void **slots;  /* mask + 1 of them */
-    uint8_t *ctrl; /* mask + 1 + SWT_GROUP bytes (the last group mirrored) */
-    size_t mask;   /* buckets - 1 */
-    size_t items;  /* FULL slots */
+    uint8_t *ctrl;      /* mask + 1 + SWT_GROUP bytes (last group mirrored) */
+    size_t mask;        /* buckets - 1 */
+    size_t items;       /* FULL slots */
     size_t growth_left; /* EMPTY slots an insert may still take */
 } swt;
 
@@ -70,6 +71,11 @@ size_t swt_insert(swt *t, uint64_t hash, void *elem, swt_hash_fn hash_of);
 void swt_erase(swt *t, size_t slot);
 
 static inline size_t swt_buckets(const swt *t) { return t->mask + 1; }
+
+/* The slot array: mask + 1 pointers right below the control bytes. */
+static inline void **swt_slots(const swt *t) {
+    return (void **)t->ctrl - (t->mask + 1);
+}
 
 static inline uint8_t swt_tag(uint64_t hash) { return (uint8_t)(hash >> 57); }
 
@@ -126,7 +132,7 @@ static inline size_t swt_find(const swt *t, uint64_t hash,
         const uint8_t *g = t->ctrl + p.pos;
         for (unsigned m = swt_match(g, tag); m; m &= m - 1) {
             size_t slot = (p.pos + (size_t)__builtin_ctz(m)) & t->mask;
-            if (eq(t->slots[slot], ctx)) return slot;
+            if (eq(swt_slots(t)[slot], ctx)) return slot;
         }
         if (swt_match(g, SWT_EMPTY)) return SWT_NONE;
     }
@@ -141,7 +147,7 @@ static inline size_t swt_find_ptr(const swt *t, uint64_t hash,
         const uint8_t *g = t->ctrl + p.pos;
         for (unsigned m = swt_match(g, tag); m; m &= m - 1) {
             size_t slot = (p.pos + (size_t)__builtin_ctz(m)) & t->mask;
-            if (t->slots[slot] == elem) return slot;
+            if (swt_slots(t)[slot] == elem) return slot;
         }
         if (swt_match(g, SWT_EMPTY)) return SWT_NONE;
     }

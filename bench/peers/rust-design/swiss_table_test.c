@@ -75,7 +75,7 @@ static void test_insert_find_erase(void **state) {
     for (int i = 0; i < N; i++) {
         size_t s = find(&t, &items[i]);
         assert_int_not_equal(s, SWT_NONE);
-        assert_ptr_equal(t.slots[s], &items[i]);
+        assert_ptr_equal(swt_slots(&t)[s], &items[i]);
         assert_int_equal(swt_find_ptr(&t, items[i].hash, &items[i]), s);
     }
     for (int i = 0; i < N; i += 2) swt_erase(&t, find(&t, &items[i]));
@@ -172,7 +172,7 @@ static void test_growth(void **state) {
     assert_true(grew >= 10);
     check_table(&t);
     for (int i = 0; i < N; i++)
-        assert_ptr_equal(t.slots[find(&t, &items[i])], &items[i]);
+        assert_ptr_equal(swt_slots(&t)[find(&t, &items[i])], &items[i]);
     /* A table sized up front does not grow. */
     swt u;
     assert_int_equal(swt_init(&u, N), 0);
@@ -202,8 +202,8 @@ static void test_tag_collisions(void **state) {
     }
     check_table(&t);
     for (int i = 0; i < N; i++) {
-        assert_ptr_equal(t.slots[find(&t, &same[i])], &same[i]);
-        assert_ptr_equal(t.slots[find(&t, &spread[i])], &spread[i]);
+        assert_ptr_equal(swt_slots(&t)[find(&t, &same[i])], &same[i]);
+        assert_ptr_equal(swt_slots(&t)[find(&t, &spread[i])], &spread[i]);
     }
     for (int i = 0; i < N; i += 3) {
         swt_erase(&t, find(&t, &same[i]));

@@ -22,10 +22,10 @@ typedef struct walk {
 
 /* Pins every state of the shard that has a value, into w->pinned; their
  * count, or -ENOMEM. The array is sized before taking the shard lock. */
-static long pin_shard(rs_shard *s, walk *w) {
+static long pin_shard(rs_shard *s, rs_counts *c, walk *w) {
     for (;;) {
         size_t need =
-            atomic_load_explicit(&s->nstates, memory_order_relaxed); /* hint */
+            atomic_load_explicit(&c->nstates, memory_order_relaxed); /* hint */
         if (need > w->room) {
             rs_state **p = realloc(w->pinned, need * sizeof *p);
             if (!p) return -ENOMEM;
@@ -41,7 +41,7 @@ static long pin_shard(rs_shard *s, walk *w) {
         long n = 0;
         for (size_t b = 0; b < swt_buckets(t); b++) {
             if (!swt_is_full(t, b)) continue;
-            rs_state *st = t->slots[b];
+            rs_state *st = swt_slots(t)[b];
             /* A snapshot: a holder may change the value meanwhile; the
              * walk looks again under the key lock. */
             if (!present(st)) continue;
@@ -76,7 +76,7 @@ static int visit_state(lockmap *m, walk *w, rs_state *st) {
 static int walk_map(lockmap *m, walk *w) {
     int stop = 0;
     for (size_t i = 0; i <= m->shard_mask && !stop; i++) {
-        long n = pin_shard(&m->shards[i], w);
+        long n = pin_shard(&m->shards[i], &m->counts[i], w);
         if (n < 0) {
             stop = (int)n;
             break;
