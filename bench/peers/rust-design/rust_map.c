@@ -261,6 +261,21 @@ void rs_unpin(lockmap *m, rs_state *st) {
     if (dead) free(st);
 }
 
+void rs_release(lockmap *m, rs_state *st) {
+    /* The crate's guard drop writes the has-value bit from the value it
+     * leaves, with an atomic RMW, changed or not. Here the bit is already
+     * right (set on every change); the RMW is kept for its cost. Relaxed:
+     * see mark_present. */
+    if (present(st))
+        atomic_fetch_or_explicit(&st->flags, RS_HAS_VALUE,
+                                 memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&st->flags, ~RS_HAS_VALUE,
+                                  memory_order_relaxed);
+    futex_unlock(&st->lock, NULL);
+    rs_unpin(m, st);
+}
+
 /* ---- construction --------------------------------------------------------
  */
 
@@ -386,8 +401,7 @@ int lockmap_get(lockmap *m, const void *key, size_t klen, void *value_out) {
     futex_lock(&st->lock, NULL);
     int rc = present(st);
     if (rc && value_out) copy_bytes(value_out, st_value(st), m->value_size);
-    futex_unlock(&st->lock, NULL);
-    rs_unpin(m, st);
+    rs_release(m, st);
     return rc;
 }
 
@@ -427,8 +441,7 @@ int lockmap_insert(lockmap *m, const void *key, size_t klen, const void *value,
     futex_unlock(&s->lock, NULL);
     futex_lock(&st->lock, NULL);
     int rc = set_value(m, st, value, old_out);
-    futex_unlock(&st->lock, NULL);
-    rs_unpin(m, st);
+    rs_release(m, st);
     return rc;
 }
 
@@ -461,8 +474,7 @@ int lockmap_remove(lockmap *m, const void *key, size_t klen, void *old_out) {
     futex_unlock(&s->lock, NULL);
     futex_lock(&st->lock, NULL);
     int rc = rs_take_value(m, st, old_out);
-    futex_unlock(&st->lock, NULL);
-    rs_unpin(m, st);
+    rs_release(m, st);
     return rc;
 }
 
@@ -525,18 +537,7 @@ void lockmap_unlock(lockmap_entry *entry) {
     rs_state *st = e->st;
     if (!st) return;
     e->st = NULL;
-    /* The crate's entry drop writes the has-value bit from the value it
-     * leaves, with an atomic RMW, changed or not. Here the bit is already
-     * right (set on every change); the RMW is kept for its cost. Relaxed:
-     * see mark_present. */
-    if (present(st))
-        atomic_fetch_or_explicit(&st->flags, RS_HAS_VALUE,
-                                 memory_order_relaxed);
-    else
-        atomic_fetch_and_explicit(&st->flags, ~RS_HAS_VALUE,
-                                  memory_order_relaxed);
-    futex_unlock(&st->lock, NULL);
-    rs_unpin(e->map, st);
+    rs_release(e->map, st);
 }
 
 void lockmap_entry_cleanup(lockmap_entry *entry) { lockmap_unlock(entry); }

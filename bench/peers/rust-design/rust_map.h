@@ -101,6 +101,9 @@ static inline void pin(rs_state *st) {
 /* Drops one reference; the last one of a vacant state removes it (see
  * rust_map.c). */
 void rs_unpin(lockmap *m, rs_state *st);
+/* Key lock held, with a reference: what the crate's guard drop does (write
+ * the has-value bit, unlock the key, rs_unpin). */
+void rs_release(lockmap *m, rs_state *st);
 /* Key lock held: 1 removed (copied to old_out, or dropped), 0 was vacant. */
 int rs_take_value(lockmap *m, rs_state *st, void *old_out);
 

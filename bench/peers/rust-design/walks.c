@@ -53,7 +53,8 @@ static long pin_shard(rs_shard *s, rs_counts *c, walk *w) {
     }
 }
 
-/* Visits (or filters) one pinned state under its key lock, then unpins it.
+/* Visits (or filters) one pinned state under its key lock, then releases
+ * the lock and the pin.
  * The visit's non-zero result, else 0. */
 static int visit_state(lockmap *m, walk *w, rs_state *st) {
     int stop = 0;
@@ -67,8 +68,7 @@ static int visit_state(lockmap *m, walk *w, rs_state *st) {
             w->removed++;
         }
     }
-    futex_unlock(&st->lock, NULL);
-    rs_unpin(m, st);
+    rs_release(m, st);
     return stop;
 }
 
