@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Group masks are 16 bits in an unsigned int; swt_erase counts their
+ * leading zeros as a 32-bit word's. */
+_Static_assert(sizeof(unsigned) == 4, "unsigned must be 32 bits");
+
 /* Elements a table of `buckets` slots holds before it must grow: 7/8 of
  * them, hashbrown's maximum load. */
 static size_t capacity_of(size_t buckets) { return buckets - buckets / 8; }
