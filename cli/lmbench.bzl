@@ -18,17 +18,20 @@ PEERS = {
     "tbb": "//bench/peers/tbb:lockmap",
     "ck-mcs": "//lockmap:lockmap_ck-mcs",
     "ck-ticket": "//lockmap:lockmap_ck-ticket",
+    "rust-design": "//bench/peers/rust-design:lockmap",
 }
 
 # The lock that the reference workloads (lock, floor) take in a peer's runner:
 # the CK locks their own; global and striped the pthread mutex they are built
-# on; tbb too (its item lock, a C++ spin_rw_mutex, has no C seam).
+# on; tbb too (its item lock, a C++ spin_rw_mutex, has no C seam);
+# rust-design the futex mutex, which is its key lock (and its shard lock).
 _PEER_SEAM = {
     "global": "pthread",
     "striped": "pthread",
     "tbb": "pthread",
     "ck-mcs": "ck-mcs",
     "ck-ticket": "ck-ticket",
+    "rust-design": "futex",
 }
 
 def _library(v):
