@@ -101,7 +101,7 @@ def lmbench_binaries():
                     ":common",
                     "//bench",
                     _library(v),
-                    "//variants:platform",
+                    "//base:platform",
                     lock_label(_seam(v)),
                 ] + (_JEMALLOC if alloc == "jemalloc" else _GLIBC),
                 linkopts = ["-lpthread"],

@@ -51,14 +51,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
-/* XXH3 compiled in here, so the default hash of a short key is inlined. */
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
+#include "base/batch_order.h"
+#include "base/hash.h"
 #include "lockmap/alloc.h"
-#include "lockmap/batch_order.h"
 #include "lockmap/core.h"
 #include "lockmap/internal.h"
 #include "lockmap/lock_seam.h"
@@ -207,36 +204,12 @@ const char *lockmap_variant(void) { return lm_lock_name(); }
 /* ---- hashing and seeds ----------------------------------------------------
  */
 
-static uint64_t default_hash(const void *key, size_t klen, uint64_t seed) {
-    return XXH3_64bits_withSeed(klen ? key : "", klen, seed);
-}
-
 /* The key's hash: the default one inlined, or the user's through its pointer.
  */
 static inline uint64_t key_hash(lockmap *map, const void *key, size_t klen) {
-    if (map->hash == default_hash) return default_hash(key, klen, map->seed);
+    if (map->hash == lm_default_hash)
+        return lm_default_hash_inline(key, klen, map->seed);
     return map->hash(key, klen, map->seed);
-}
-
-static uint64_t splitmix64(uint64_t x) {
-    x += 0x9e3779b97f4a7c15u;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    return x ^ (x >> 31);
-}
-
-/* A fresh seed per map: kernel randomness when available, mixed with a
- * process-wide counter so that two maps never share one even if getrandom
- * fails. */
-static uint64_t draw_seed(void) {
-    static _Atomic uint64_t counter;
-    /* Relaxed: only uniqueness of the returned numbers matters. */
-    uint64_t n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
-        r = lm_now_ns() ^ ((uint64_t)getpid() << 32);
-    uint64_t seed = splitmix64(r ^ splitmix64(n));
-    return seed ? seed : 1;
 }
 
 /* ---- shards and tables ----------------------------------------------------
@@ -826,8 +799,8 @@ lockmap *lm_new(const lockmap_options *opts, size_t lru_capacity) {
     lockmap *map = lm_calloc(1, sizeof *map);
     if (!map) goto nomem;
     map->value_size = opts->value_size;
-    map->seed = opts->seed ? opts->seed : draw_seed();
-    map->hash = opts->hash ? opts->hash : default_hash;
+    map->seed = opts->seed ? opts->seed : lm_draw_seed();
+    map->hash = opts->hash ? opts->hash : lm_default_hash;
     map->value_drop = opts->value_drop;
     map->ctx = opts->ctx;
     map->shard_mask = nshards - 1;
@@ -1193,7 +1166,7 @@ int lockmap_remove(lockmap *map, const void *key, size_t klen, void *old_out) {
 /* ---- batches ----------------------------------------------------------------
  */
 
-/* The global lock order (lockmap/batch_order.h): hash, then length, then
+/* The global lock order (base/batch_order.h): hash, then length, then
  * bytes; no rank, as every key has its own lock. */
 
 int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
@@ -1213,13 +1186,13 @@ int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
     }
     for (size_t i = 0; i < n; i++)
         order[i] = (lm_batch_key){0, key_hash(map, keys[i].data, keys[i].len),
-                                  &keys[i], i};
+                                  keys[i].data, keys[i].len, i};
     int rc = lm_batch_sort(order, n);
     size_t locked = 0;
     for (; rc == 0 && locked < n; locked++) {
         lm_batch_key *k = &order[locked];
-        rc = lock_hashed(map, k->hash, k->key->data, k->key->len, PIN_CREATE,
-                         true, WAIT_FOREVER, NULL, &entries[k->index]);
+        rc = lock_hashed(map, k->hash, k->data, k->len, PIN_CREATE, true,
+                         WAIT_FOREVER, NULL, &entries[k->index]);
         if (rc) break;
     }
     if (rc)

@@ -57,7 +57,9 @@ def lockmap_library(variant, name, srcs, hdrs, deps = [], defines = [], **kwargs
         # The shard locks are always the futex mutex; the key locks are the
         # variant's.
         deps = depset(deps + [
-            "//variants:platform",
+            "//base:batch_order",
+            "//base:hash",
+            "//base:platform",
             "//variants/futex:lock",
             lock_label(variant),
         ]).to_list(),

@@ -28,7 +28,7 @@ def lock_tests():
                 "-lpthread",
             ],
             deps = [
-                ":platform",
+                "//base:platform",
                 "//variants/%s:lock" % v,
             ],
             size = "small",
