@@ -15,7 +15,7 @@
  *     v under the shard lock
  *   live
  *
- *   shard lock (always the futex mutex) guards: the table and chains, making
+ *   shard lock (lockmap/shard_lock.h) guards: the table and chains, making
  *       states DEAD, the shard's pool of dead states, LRU order;
  *   key lock (the back end's) guards: the value and HAS_VALUE.
  *
@@ -59,7 +59,7 @@
 #include "lockmap/core.h"
 #include "lockmap/internal.h"
 #include "lockmap/lock_seam.h"
-#include "variants/futex/lock.h"
+#include "lockmap/shard_lock.h"
 
 #define LM_MAX_SHARDS ((size_t)1 << 16)
 #define LM_MIN_BUCKETS 8
@@ -111,7 +111,7 @@ struct lm_table {
 };
 
 typedef struct lm_shard {
-    alignas(64) futex_lock_t lock;
+    alignas(64) lm_shard_lock lock;
     uint32_t walkers;          /* for_each/retain/clear inside: no resizing */
     _Atomic(lm_table *) table; /* replaced under the shard lock */
     /* Relink sequence: odd while chain links are rewired (a state retired to
@@ -515,17 +515,17 @@ static void unpin(lockmap *map, lm_shard *sh, lm_state *st) {
             atomic_fetch_sub_explicit(&st->word, LM_REF, memory_order_release) -
             LM_REF;
         if (w != 0) return;
-        futex_lock(&sh->lock, NULL);
+        lm_shard_lock_acquire(&sh->lock);
         if (kill(st, 0)) {
             unlink_dead(map, sh, st);
             retire_state(map, sh, st);
         }
-        futex_unlock(&sh->lock, NULL);
+        lm_shard_lock_release(&sh->lock);
         return;
     }
-    futex_lock(&sh->lock, NULL);
+    lm_shard_lock_acquire(&sh->lock);
     unpin_locked(map, sh, st);
-    futex_unlock(&sh->lock, NULL);
+    lm_shard_lock_release(&sh->lock);
 }
 
 /* The first state in the key's chain with the key's hash, found without the
@@ -620,7 +620,7 @@ static int pin(lockmap *map, uint64_t h, const void *key, size_t klen,
                lm_pin_mode mode, bool promote, lm_state **out) {
     lm_shard *sh = shard_of(map, h);
     if (!map->lru && (*out = pin_lockfree(map, sh, h, key, klen))) return 0;
-    futex_lock(&sh->lock, NULL);
+    lm_shard_lock_acquire(&sh->lock);
     lm_state *st = next_locked(find_link(map, sh, h, key, klen));
     int rc = 0;
     if (st) {
@@ -634,7 +634,7 @@ static int pin(lockmap *map, uint64_t h, const void *key, size_t klen,
     } else {
         rc = -ENOENT;
     }
-    futex_unlock(&sh->lock, NULL);
+    lm_shard_lock_release(&sh->lock);
     *out = st;
     return rc;
 }
@@ -667,9 +667,9 @@ static void value_appeared(lockmap *map, lm_state *st) {
     lm_shard *sh = shard_of(map, st_hash(st));
     count_values(sh, +1);
     if (!map->lru) return;
-    futex_lock(&sh->lock, NULL);
+    lm_shard_lock_acquire(&sh->lock);
     lru_push_front(sh, st);
-    futex_unlock(&sh->lock, NULL);
+    lm_shard_lock_release(&sh->lock);
 }
 
 static void value_gone(lockmap *map, lm_state *st) {
@@ -677,9 +677,9 @@ static void value_gone(lockmap *map, lm_state *st) {
     lm_shard *sh = shard_of(map, st_hash(st));
     count_values(sh, -1);
     if (!map->lru) return;
-    futex_lock(&sh->lock, NULL);
+    lm_shard_lock_acquire(&sh->lock);
     lru_unlink(st);
-    futex_unlock(&sh->lock, NULL);
+    lm_shard_lock_release(&sh->lock);
 }
 
 /* A value leaving the map: copied to `out`, or dropped when `out` is NULL. */
@@ -748,9 +748,9 @@ static void lru_evict(lockmap *map, lm_shard *sh) {
     /* An unlocked peek: whoever raised the count checks again after, under
      * the lock, so no needed eviction is skipped. */
     if (!map->lru || count_of_values(sh) <= sh->share) return;
-    futex_lock(&sh->lock, NULL);
+    lm_shard_lock_acquire(&sh->lock);
     lm_state *victims = lru_evict_locked(map, sh);
-    futex_unlock(&sh->lock, NULL);
+    lm_shard_lock_release(&sh->lock);
     release_victims(map, victims);
 }
 
@@ -814,7 +814,7 @@ lockmap *lm_new(const lockmap_options *opts, size_t lru_capacity) {
     memset(map->shards, 0, nshards * sizeof(lm_shard));
     for (size_t i = 0; i < nshards; i++) {
         lm_shard *sh = &map->shards[i];
-        futex_lock_init(&sh->lock);
+        lm_shard_lock_init(&sh->lock);
         atomic_init(&sh->nvalues, 0);
         sh->lru.next = sh->lru.prev = &sh->lru;
         /* The capacity split evenly, the remainder to the first shards. */
@@ -1220,7 +1220,7 @@ static int walk(lockmap *map, lm_walk_fn fn, void *arg) {
     int stop = 0;
     for (size_t i = 0; i <= map->shard_mask && !stop; i++) {
         lm_shard *sh = &map->shards[i];
-        futex_lock(&sh->lock, NULL);
+        lm_shard_lock_acquire(&sh->lock);
         sh->walkers++;
         lm_table *t = table_locked(sh);
         for (size_t b = 0; b <= t->mask && !stop; b++) {
@@ -1230,14 +1230,14 @@ static int walk(lockmap *map, lm_walk_fn fn, void *arg) {
                 atomic_fetch_add_explicit(&st->word, LM_REF,
                                           memory_order_relaxed);
             while (st) {
-                futex_unlock(&sh->lock, NULL);
+                lm_shard_lock_release(&sh->lock);
                 lm_waiter_t w;
                 lm_lock_acquire(&st->lock, &w);
                 writes_begin(st);
                 stop = fn(map, st, arg);
                 writes_end(st);
                 lm_lock_release(&st->lock, &w);
-                futex_lock(&sh->lock, NULL);
+                lm_shard_lock_acquire(&sh->lock);
                 /* st is pinned, hence still linked: its successor is valid
                  * now, and is pinned before st is let go. */
                 lm_state *next = stop ? NULL : next_locked(&st->next);
@@ -1250,7 +1250,7 @@ static int walk(lockmap *map, lm_walk_fn fn, void *arg) {
         }
         sh->walkers--;
         maybe_grow(sh);
-        futex_unlock(&sh->lock, NULL);
+        lm_shard_lock_release(&sh->lock);
         /* Our pins may have blocked evictions that others' inserts asked
          * for; catch up now. */
         lru_evict(map, sh);
@@ -1313,7 +1313,7 @@ int lm_pop(lockmap *map, void *key_out, size_t key_cap, size_t *klen_out,
         atomic_fetch_add_explicit(&map->pop_cursor, 1, memory_order_relaxed);
     for (size_t i = 0; i <= map->shard_mask; i++) {
         lm_shard *sh = &map->shards[(start + i) & map->shard_mask];
-        futex_lock(&sh->lock, NULL);
+        lm_shard_lock_acquire(&sh->lock);
         for (lm_lru_links *l = sh->lru.prev; l != &sh->lru; l = l->prev) {
             lm_state *st = lru_state(l);
             /* Held, waited for or walked: skip. */
@@ -1322,19 +1322,19 @@ int lm_pop(lockmap *map, void *key_out, size_t key_cap, size_t *klen_out,
                 continue;
             if (klen_out) *klen_out = st->klen;
             if (st->klen > key_cap) {
-                futex_unlock(&sh->lock, NULL);
+                lm_shard_lock_release(&sh->lock);
                 return -ERANGE;
             }
             if (!kill(st, LM_HAS_VALUE)) continue; /* pinned just now */
             unlink_dead(map, sh, st);
             count_values(sh, -1);
-            futex_unlock(&sh->lock, NULL);
+            lm_shard_lock_release(&sh->lock);
             if (st->klen) memcpy(key_out, st_key(map, st), st->klen);
             hand_out(map, st, value_out);
             free_state(map, st);
             return 0;
         }
-        futex_unlock(&sh->lock, NULL);
+        lm_shard_lock_release(&sh->lock);
     }
     return -ENOENT;
 }
@@ -1350,9 +1350,9 @@ size_t lm_debug_live_states(lockmap *map) {
     size_t n = 0;
     for (size_t i = 0; i <= map->shard_mask; i++) {
         lm_shard *sh = &map->shards[i];
-        futex_lock(&sh->lock, NULL);
+        lm_shard_lock_acquire(&sh->lock);
         n += sh->nstates;
-        futex_unlock(&sh->lock, NULL);
+        lm_shard_lock_release(&sh->lock);
     }
     return n;
 }

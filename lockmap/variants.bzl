@@ -54,13 +54,12 @@ def lockmap_library(variant, name, srcs, hdrs, deps = [], defines = [], **kwargs
         # Whole library in every link: the shared libraries built from it
         # must carry every public function, referenced or not.
         alwayslink = True,
-        # The shard locks are always the futex mutex; the key locks are the
-        # variant's.
+        # The shard locks are the core's own (shard_lock.h); the key locks
+        # are the variant's, through the seam.
         deps = depset(deps + [
             "//base:batch_order",
             "//base:hash",
             "//base:platform",
-            "//variants/futex:lock",
             lock_label(variant),
         ]).to_list(),
         **kwargs
