@@ -94,7 +94,6 @@ def lmbench_binaries():
                 srcs = [
                     "bench_map.h",
                     "runner.c",
-                    "//lockmap:lock_seam.h",
                 ],
                 local_defines = _runner_defines(v),
                 deps = [
@@ -102,6 +101,7 @@ def lmbench_binaries():
                     "//bench",
                     _library(v),
                     "//base:platform",
+                    "//lockmap:lock_seam",
                     lock_label(_seam(v)),
                 ] + (_JEMALLOC if alloc == "jemalloc" else _GLIBC),
                 linkopts = ["-lpthread"],

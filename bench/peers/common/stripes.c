@@ -40,12 +40,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lockmap/internal.h"
-#include "lockmap/lockmap.h"
 #include "base/batch_order.h"
 #include "base/hash.h"
 #include "base/platform.h"
 #include "base/pthread_clocklock.h"
+#include "lockmap/lockmap.h"
 
 #ifndef PEER_STRIPES
 #error "PEER_STRIPES (number of lock stripes, a power of two) is unset"
@@ -598,7 +597,11 @@ size_t lockmap_clear(lockmap *m) {
 }
 
 /* ---- introspection for the conformance tests ------------------------------
- */
+ * Only in the test-only build (PEER_TEST_HOOKS, see
+ * lockmap/tests/suite.bzl): lockmap/testing.h's hooks. */
+
+#ifdef PEER_TEST_HOOKS
+#include "lockmap/testing.h"
 
 size_t lm_debug_live_states(lockmap *m) {
     size_t n = 0;
@@ -614,3 +617,4 @@ size_t lm_debug_shards(lockmap *m) {
 }
 
 uint64_t lm_debug_seed(lockmap *m) { return m->seed; }
+#endif

@@ -34,9 +34,9 @@
 
 #include "base/hash.h"
 #include "lockmap/lockmap.h"
-extern "C" {
-#include "lockmap/internal.h"  // test hooks; a C header without a guard
-}
+#ifdef PEER_TEST_HOOKS  // the test-only build: see lockmap/tests/suite.bzl
+#include "lockmap/testing.h"
+#endif
 
 namespace {
 
@@ -510,6 +510,7 @@ size_t lockmap_retain(lockmap *m, lockmap_keep_fn keep, void *ctx) {
     return removed;
 }
 
+#ifdef PEER_TEST_HOOKS
 size_t lm_debug_live_states(lockmap *m) { return m->table.size(); }
 
 size_t lm_debug_shards(lockmap *m) {
@@ -518,5 +519,6 @@ size_t lm_debug_shards(lockmap *m) {
 }
 
 uint64_t lm_debug_seed(lockmap *m) { return m->seed; }
+#endif
 
 }  // extern "C"
