@@ -486,7 +486,7 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
 /* ---- batches ---------------------------------------------------------------
  */
 
-/* The core's batch order (lockmap/batch_order.h) ranked by stripe index
+/* The core's batch order (base/batch_order.h) ranked by stripe index
  * first: a stripe's keys sort together, and stripes lock in index order. */
 
 int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
