@@ -53,8 +53,9 @@
  * (state.h, table.h, pin.h, value.h, walk.h, batch.h) as static inline
  * functions; where the two differ (retiring a dead state, unpinning, LRU
  * order), they take `bool lru`, which every caller in lockmap.c and
- * lockmap_lru.c passes as a literal, so each map compiles its own copy with
- * the other map's branch folded away. Held entries are shared by the two
+ * lockmap_lru.c passes as a literal; they are always inlined (LM_BY_KIND),
+ * so each map compiles its own copy with the other map's branches folded
+ * away. Held entries are shared by the two
  * public APIs (lockmap_unlock and the lockmap_entry_* functions serve both),
  * so an entry records which map locked it (lm_entry.lru) and entry.c picks
  * that map's path once, at the top of each call.
@@ -74,6 +75,11 @@
 #include "lockmap/lock_seam.h"
 #include "lockmap/lockmap.h"
 #include "lockmap/shard_lock.h"
+
+/* Functions that take the map kind as `bool lru` (see above) are always
+ * inlined, so each caller's literal folds the other map's branches away
+ * whatever the optimiser would decide on its own. */
+#define LM_BY_KIND static inline __attribute__((always_inline))
 
 #define LM_MAX_SHARDS ((size_t)1 << 16)
 #define LM_MIN_BUCKETS 8

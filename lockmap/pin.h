@@ -26,9 +26,9 @@ typedef enum { WAIT_FOREVER, WAIT_NEVER, WAIT_UNTIL } lm_wait;
 /* A new state for the key, linked at the head of its chain, with the given
  * initial word (refs and/or HAS_VALUE). NULL on ENOMEM. Shard lock held.
  * Plain maps reuse a pooled state of the same size if there is one. */
-static inline lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
-                                  const void *key, size_t klen, uint32_t word,
-                                  bool lru) {
+LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
+                               const void *key, size_t klen, uint32_t word,
+                               bool lru) {
     size_t size = state_size(map, klen);
     lm_state *st = lru ? NULL : lm_pool_take(map, sh, size);
     if (!st && !(st = lm_state_alloc(map, size))) return NULL;
@@ -53,7 +53,7 @@ static inline lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
 }
 
 /* Unlink a state that was just made DEAD under the shard lock. */
-static inline void unlink_dead(lm_shard *sh, lm_state *st, bool lru) {
+LM_BY_KIND void unlink_dead(lm_shard *sh, lm_state *st, bool lru) {
     set_link(link_of(sh, st), next_locked(&st->next));
     sh->nstates--;
     if (lru) lru_unlink(st);
@@ -61,8 +61,8 @@ static inline void unlink_dead(lm_shard *sh, lm_state *st, bool lru) {
 
 /* Retire an unlinked dead state: plain maps pool its memory (a lock-free
  * reader may still look at it); LRU maps free it. Shard lock held. */
-static inline void retire_state(lockmap *map, lm_shard *sh, lm_state *st,
-                                bool lru) {
+LM_BY_KIND void retire_state(lockmap *map, lm_shard *sh, lm_state *st,
+                             bool lru) {
     if (lru)
         lm_state_free(map, st);
     else
@@ -71,8 +71,8 @@ static inline void retire_state(lockmap *map, lm_shard *sh, lm_state *st,
 
 /* Kill, unlink and retire a state whose references and value are gone, unless
  * someone pinned it again meanwhile. Shard lock held. */
-static inline void bury_if_unused(lockmap *map, lm_shard *sh, lm_state *st,
-                                  bool lru) {
+LM_BY_KIND void bury_if_unused(lockmap *map, lm_shard *sh, lm_state *st,
+                               bool lru) {
     if (!kill(st, 0)) return;
     unlink_dead(sh, st, lru);
     retire_state(map, sh, st, lru);
@@ -80,8 +80,8 @@ static inline void bury_if_unused(lockmap *map, lm_shard *sh, lm_state *st,
 
 /* Drop a reference with the shard lock held; the last one out of a state
  * with no value makes it dead and retires it. */
-static inline void unpin_locked(lockmap *map, lm_shard *sh, lm_state *st,
-                                bool lru) {
+LM_BY_KIND void unpin_locked(lockmap *map, lm_shard *sh, lm_state *st,
+                             bool lru) {
     /* Release: our writes under the key lock (value, HAS_VALUE) happen
      * before whoever later kills, evicts or reads the state. */
     uint32_t w =
@@ -94,7 +94,7 @@ static inline void unpin_locked(lockmap *map, lm_shard *sh, lm_state *st,
  * is never freed there, so a stale look after it is harmless, and the CAS to
  * DEAD under the shard lock loses to anyone who pinned the state again. LRU
  * maps free dead states, so they decrement under the lock. */
-static inline void unpin(lockmap *map, lm_shard *sh, lm_state *st, bool lru) {
+LM_BY_KIND void unpin(lockmap *map, lm_shard *sh, lm_state *st, bool lru) {
     if (!lru) {
         /* Release: as in unpin_locked. */
         uint32_t w =
@@ -114,9 +114,9 @@ static inline void unpin(lockmap *map, lm_shard *sh, lm_state *st, bool lru) {
  * it and (LRU maps, when `promote`) make it the most recently used. 0;
  * -ENOENT when the key has no state and `mode` says not to create one;
  * -ENOMEM. */
-static inline int pin_locked(lockmap *map, lm_shard *sh, uint64_t h,
-                             const void *key, size_t klen, lm_pin_mode mode,
-                             bool promote, bool lru, lm_state **out) {
+LM_BY_KIND int pin_locked(lockmap *map, lm_shard *sh, uint64_t h,
+                          const void *key, size_t klen, lm_pin_mode mode,
+                          bool promote, bool lru, lm_state **out) {
     lm_shard_lock_acquire(&sh->lock);
     lm_state *st = next_locked(find_link(map, sh, h, key, klen));
     int rc = 0;
@@ -137,8 +137,8 @@ static inline int pin_locked(lockmap *map, lm_shard *sh, uint64_t h,
 }
 
 /* The entry now holds st's key lock. */
-static inline void entry_hold(lm_entry *e, lockmap *map, lm_state *st,
-                              bool pinned, bool lru) {
+LM_BY_KIND void entry_hold(lm_entry *e, lockmap *map, lm_state *st, bool pinned,
+                           bool lru) {
     e->map = map;
     e->st = st;
     e->pinned = pinned;
@@ -147,9 +147,9 @@ static inline void entry_hold(lm_entry *e, lockmap *map, lm_state *st,
 
 /* Wait for the key lock of a pinned state as `how` says. 0 held; -EBUSY or
  * -ETIMEDOUT, the reference dropped again. */
-static inline int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
-                              lm_wait how, const struct timespec *deadline,
-                              lm_entry *e, bool lru) {
+LM_BY_KIND int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
+                           lm_wait how, const struct timespec *deadline,
+                           lm_entry *e, bool lru) {
     bool got = true;
     if (how == WAIT_FOREVER)
         lm_lock_acquire(&st->lock, &e->waiter);
@@ -167,7 +167,7 @@ static inline int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
 }
 
 /* Release the key; NULL when the entry held nothing, else the key's shard. */
-static inline lm_shard *release_entry(lm_entry *e, bool lru) {
+LM_BY_KIND lm_shard *release_entry(lm_entry *e, bool lru) {
     lm_state *st = e->st;
     if (!st) return NULL;
     e->st = NULL;

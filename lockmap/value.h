@@ -19,7 +19,7 @@ static inline void drop_value(lockmap *map, void *value) {
 }
 
 /* HAS_VALUE changed under the key lock: keep the count and LRU list in step. */
-static inline void value_appeared(lockmap *map, lm_state *st, bool lru) {
+LM_BY_KIND void value_appeared(lockmap *map, lm_state *st, bool lru) {
     /* Relaxed: the key lock orders HAS_VALUE for its holders; the unpin's
      * release publishes it to whoever kills the state. */
     atomic_fetch_or_explicit(&st->word, LM_HAS_VALUE, memory_order_relaxed);
@@ -31,7 +31,7 @@ static inline void value_appeared(lockmap *map, lm_state *st, bool lru) {
     lm_shard_lock_release(&sh->lock);
 }
 
-static inline void value_gone(lockmap *map, lm_state *st, bool lru) {
+LM_BY_KIND void value_gone(lockmap *map, lm_state *st, bool lru) {
     atomic_fetch_and_explicit(&st->word, ~LM_HAS_VALUE, memory_order_relaxed);
     lm_shard *sh = shard_of(map, st_hash(st));
     count_values(sh, -1);
@@ -57,8 +57,8 @@ static inline void fill_value(lockmap *map, lm_state *st, const void *value) {
 }
 
 /* 1 replaced (old copied or dropped), 0 was vacant. */
-static inline int set_value(lockmap *map, lm_state *st, const void *value,
-                            void *old_out, bool lru) {
+LM_BY_KIND int set_value(lockmap *map, lm_state *st, const void *value,
+                         void *old_out, bool lru) {
     if (!has_value(st)) {
         fill_value(map, st, value);
         value_appeared(map, st, lru);
@@ -70,8 +70,7 @@ static inline int set_value(lockmap *map, lm_state *st, const void *value,
 }
 
 /* 1 removed (copied or dropped), 0 was vacant. */
-static inline int take_value(lockmap *map, lm_state *st, void *old_out,
-                             bool lru) {
+LM_BY_KIND int take_value(lockmap *map, lm_state *st, void *old_out, bool lru) {
     if (!has_value(st)) return 0;
     hand_out(map, st, old_out);
     value_gone(map, st, lru);
@@ -88,12 +87,12 @@ static inline int entry_get(lm_entry *e, void *out) {
     return found;
 }
 
-static inline int entry_set(lm_entry *e, const void *value, void *old_out,
-                            bool lru) {
+LM_BY_KIND int entry_set(lm_entry *e, const void *value, void *old_out,
+                         bool lru) {
     return set_value(e->map, e->st, value, old_out, lru);
 }
 
-static inline int entry_take(lm_entry *e, void *old_out, bool lru) {
+LM_BY_KIND int entry_take(lm_entry *e, void *old_out, bool lru) {
     pin_held(e);
     return take_value(e->map, e->st, old_out, lru);
 }

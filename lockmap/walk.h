@@ -18,8 +18,8 @@
 typedef int (*lm_walk_fn)(lockmap *map, lm_state *st, void *arg, bool *remove);
 
 /* Visit one pinned state with its key lock held; the shard lock is not. */
-static inline int walk_visit(lockmap *map, lm_state *st, lm_walk_fn fn,
-                             void *arg, size_t *removed, bool lru) {
+LM_BY_KIND int walk_visit(lockmap *map, lm_state *st, lm_walk_fn fn, void *arg,
+                          size_t *removed, bool lru) {
     lm_waiter_t w;
     lm_lock_acquire(&st->lock, &w);
     writes_begin(st);
@@ -39,8 +39,8 @@ static inline void pin_linked(lm_state *st) {
 /* Visit every state of one shard; the shard lock is held on entry and exit,
  * and dropped around each visit. The current state stays pinned so it stays
  * linked, and its successor is pinned before it is let go. */
-static inline int walk_shard(lockmap *map, lm_shard *sh, lm_walk_fn fn,
-                             void *arg, size_t *removed, bool lru) {
+LM_BY_KIND int walk_shard(lockmap *map, lm_shard *sh, lm_walk_fn fn, void *arg,
+                          size_t *removed, bool lru) {
     int stop = 0;
     lm_table *t = table_locked(sh);
     for (size_t b = 0; b <= t->mask && !stop; b++) {
@@ -63,8 +63,8 @@ static inline int walk_shard(lockmap *map, lm_shard *sh, lm_walk_fn fn,
 
 /* Visit every state of every shard with its key lock held. Tables do not
  * resize while a walk is in a shard, so bucket positions hold still. */
-static inline int walk(lockmap *map, lm_walk_fn fn, void *arg, size_t *removed,
-                       bool lru) {
+LM_BY_KIND int walk(lockmap *map, lm_walk_fn fn, void *arg, size_t *removed,
+                    bool lru) {
     int stop = 0;
     for (size_t i = 0; i <= map->shard_mask && !stop; i++) {
         lm_shard *sh = &map->shards[i];
@@ -108,16 +108,16 @@ static inline int retain_step(lockmap *map, lm_state *st, void *arg,
 }
 
 /* lockmap_for_each's work, arguments checked. */
-static inline int for_each(lockmap *map, lockmap_visit_fn fn, void *ctx,
-                           bool lru) {
+LM_BY_KIND int for_each(lockmap *map, lockmap_visit_fn fn, void *ctx,
+                        bool lru) {
     lm_visit_arg a = {fn, ctx};
     size_t removed = 0;
     return walk(map, visit_step, &a, &removed, lru);
 }
 
 /* lockmap_retain's (keep NULL: lockmap_clear's) work, map checked. */
-static inline size_t retain(lockmap *map, lockmap_keep_fn keep, void *ctx,
-                            bool lru) {
+LM_BY_KIND size_t retain(lockmap *map, lockmap_keep_fn keep, void *ctx,
+                         bool lru) {
     lm_retain_arg a = {keep, ctx};
     size_t removed = 0;
     walk(map, retain_step, &a, &removed, lru);
