@@ -2,7 +2,9 @@
  * lockmap/map.h): unlocking, the key, and the value operations of
  * lockmap.h's entry functions. Each call reads once which map locked the
  * entry and runs that map's path; below that branch nothing tests the kind
- * again (`lru` is a literal). */
+ * again (`lru` is a literal). The plain map's lock-free paths are not needed
+ * here, and must not serve LRU entries. */
+#define LM_NO_LOCKFREE_PATHS
 #include <errno.h>
 
 #include "lockmap/lru_list.h"

@@ -6,6 +6,10 @@
 #ifndef LOCKMAP_LOCKFREE_H
 #define LOCKMAP_LOCKFREE_H
 
+#ifdef LM_NO_LOCKFREE_PATHS
+#error "lockfree.h is the plain map's: it reads dead states the LRU map frees"
+#endif
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>

@@ -4,7 +4,9 @@
  * lru = true: every lookup under the shard lock, promoting the key in its
  * shard's LRU list (lru_list.h); dead states freed at once. Here: eviction
  * down to each shard's share, pop, and the public functions. It never
- * includes lockfree.h: those paths would read freed states. */
+ * includes lockfree.h: those paths would read freed states (the define below
+ * makes that header refuse to compile here). */
+#define LM_NO_LOCKFREE_PATHS
 #include "lockmap/lockmap_lru.h"
 
 #include <errno.h>
