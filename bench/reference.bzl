@@ -17,16 +17,14 @@ def reference_libraries():
     for lock in list(VARIANTS) + list(PEER_LOCKS):
         native.cc_library(
             name = "reference_" + lock,
-            srcs = [
-                "reference.c",
-                "//lockmap:lock_seam.h",
-            ],
+            srcs = ["reference.c"],
             hdrs = ["reference.h"],
             local_defines = variant_defines(lock),
             linkopts = ["-lxxhash"],
             deps = [
                 ":bench",
-                "//variants:platform",
+                "//base:platform",
+                "//lockmap:lock_seam",
                 lock_label(lock),
             ],
         )

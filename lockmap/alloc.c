@@ -1,8 +1,13 @@
+/* The library's allocation functions (alloc.h), and in test builds
+ * (LM_ALLOC_FAILPOINTS) the failpoints of lockmap/testing.h. */
 #include "lockmap/alloc.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #ifdef LM_ALLOC_FAILPOINTS
+#include "lockmap/testing.h"
+
 /* Test builds only: fail the Nth allocation from the moment of arming, and
  * count live blocks. Single-threaded tests: plain counters suffice. */
 static long countdown; /* 0: disarmed */

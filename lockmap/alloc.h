@@ -1,5 +1,6 @@
 /* Every allocation the library makes goes through these, so tests can observe
- * or fail them in one place. */
+ * or fail them in one place (alloc.c; the failpoints are declared in
+ * lockmap/testing.h). Internal header. */
 #ifndef LOCKMAP_ALLOC_H
 #define LOCKMAP_ALLOC_H
 
@@ -10,14 +11,5 @@ void *lm_malloc(size_t size);
 void *lm_calloc(size_t n, size_t size);
 void *lm_aligned_alloc(size_t align, size_t size);
 void lm_free(void *p);
-
-#ifdef LM_ALLOC_FAILPOINTS
-/* Make the nth allocation from now fail (n >= 1); 0 disarms. */
-void lm_alloc_fail_nth(long n);
-/* Blocks allocated and not yet freed. */
-long lm_alloc_live(void);
-/* Allocation calls so far, failed ones included. */
-long lm_alloc_calls(void);
-#endif
 
 #endif

@@ -17,7 +17,7 @@
  *
  * Reuse: the core recycles a dead key state, lock included, without calling
  * X_lock_init again, and a thread holding a stale pointer may X_trylock that
- * lock and X_unlock it at once (see try_held in lockmap.c). So a free lock
+ * lock and X_unlock it at once (see try_held in lockfree.h). So a free lock
  * must stay a valid free lock after any trylock/unlock pair, and X_trylock
  * must never wait; X_lock_destroy runs only when the map is freed.
  *

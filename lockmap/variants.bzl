@@ -41,7 +41,7 @@ def variant_defines(variant):
         "LM_VARIANT_HEADER=\\\"%s/lock.h\\\"" % _lock_dir(variant),
     ]
 
-def lockmap_library(variant, name, srcs, hdrs, deps = [], defines = [], **kwargs):
+def lockmap_library(variant, name, srcs, deps = [], defines = [], **kwargs):
     """One cc_library of the core built against one lock back end.
 
     defines: extra macros for the core's own sources only (e.g. test hooks).
@@ -49,17 +49,12 @@ def lockmap_library(variant, name, srcs, hdrs, deps = [], defines = [], **kwargs
     native.cc_library(
         name = name,
         srcs = srcs,
-        hdrs = hdrs,
         local_defines = variant_defines(variant) + defines,
         # Whole library in every link: the shared libraries built from it
         # must carry every public function, referenced or not.
         alwayslink = True,
-        # The shard locks are always the futex mutex; the key locks are the
-        # variant's.
-        deps = depset(deps + [
-            "//variants:platform",
-            "//variants/futex:lock",
-            lock_label(variant),
-        ]).to_list(),
+        # The shard locks are the core's own (shard_lock.h); the key locks
+        # are the variant's, through the seam.
+        deps = deps + [lock_label(variant)],
         **kwargs
     )

@@ -37,7 +37,7 @@
 #endif
 
 #include "lockmap/lock_seam.h"
-#include "variants/platform.h"
+#include "base/platform.h"
 
 /* Sanitizers make every atomic and thread switch 5-20x slower: run fewer
  * iterations there, but every test. */

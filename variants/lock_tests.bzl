@@ -16,10 +16,7 @@ def lock_tests():
     for v in VARIANTS:
         native.cc_test(
             name = "lock_test_" + v,
-            srcs = [
-                "lock_test.c",
-                "//lockmap:lock_seam.h",
-            ],
+            srcs = ["lock_test.c"],
             local_defines = variant_defines(v) + _QUEUE.get(v, []) + [
                 "LT_VARIANT_NAME=\\\"%s\\\"" % v,
             ],
@@ -28,7 +25,8 @@ def lock_tests():
                 "-lpthread",
             ],
             deps = [
-                ":platform",
+                "//base:platform",
+                "//lockmap:lock_seam",
                 "//variants/%s:lock" % v,
             ],
             size = "small",

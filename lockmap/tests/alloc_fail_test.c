@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "lockmap/alloc.h"
 #include "lockmap/lockmap.h"
 #include "lockmap/lockmap_lru.h"
+#include "lockmap/testing.h"
 #include "lockmap/tests/test_util.h"
 
 enum { KEYS = 48, OPS = 400, LONG_KEY = 100 };

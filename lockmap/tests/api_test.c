@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "lockmap/internal.h"
 #include "lockmap/lockmap.h"
+#include "lockmap/testing.h"
 #include "lockmap/tests/test_util.h"
 
 /* ---- value_drop accounting: values are u64 ids; each id dropped once ---- */

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "lockmap/internal.h"
 #include "lockmap/lockmap.h"
+#include "lockmap/testing.h"
 #include "lockmap/tests/test_util.h"
 
 static lockmap *new_map(size_t shards) {

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "lockmap/internal.h"
 #include "lockmap/lockmap_lru.h"
+#include "lockmap/testing.h"
 #include "lockmap/tests/test_util.h"
 
 #define MAX_IDS 1024

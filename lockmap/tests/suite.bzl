@@ -22,6 +22,20 @@ _PEER_LIMITS = {
     "tbb": ["LM_TEST_NO_SHARDS", "LM_TEST_NO_TRYLOCK", "LM_TEST_QUIESCENT_WALKS"],
 }
 
+# What the suites need beyond the public API (lm_debug_*: live states, shards,
+# seed) comes from the one test-only target //lockmap:testing (its header);
+# every map under test implements those hooks. Our core (the back ends and the
+# PEER_LOCKS, which are our core with another lock) has them in its library.
+# A peer that is another map (global, striped, tbb) implements them in its
+# own test-only target, <peer>:lockmap_testing: the same sources built with
+# PEER_TEST_HOOKS. Its production target, the one lmbench links, has no test
+# code and cannot depend on //lockmap:testing (testonly). So the suites keep
+# every check for every map, and peers never touch the core's internals.
+def _map_under_test(v):
+    if v in VARIANTS or v in PEER_LOCKS:
+        return "//lockmap:lockmap_" + v
+    return PEERS[v] + "_testing"
+
 def lockmap_test_suites():
     """<suite>_<variant> for every suite and back end, tagged by both.
 
@@ -39,5 +53,8 @@ def lockmap_test_suites():
                 linkopts = ["-lcmocka", "-lpthread"],
                 local_defines = _PEER_LIMITS.get(v, []),
                 tags = [suite, "variant-" + v] + (["peer"] if v in PEERS else []),
-                deps = ["//lockmap:lockmap_" + v if v in VARIANTS else PEERS[v]],
+                deps = [
+                    _map_under_test(v),
+                    "//lockmap:testing",
+                ],
             )

@@ -57,7 +57,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "variants/platform.h"
+#include "base/platform.h"
 
 /* Consecutive handovers kept on one NUMA node before the secondary queue is
  * served. Dice and Kogan flush with probability 1/2^16 per handover and the

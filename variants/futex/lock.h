@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "variants/platform.h"
+#include "base/platform.h"
 
 /* Spin iterations (each a load plus PAUSE) before parking. 100 is Rust std's
  * choice: about 1-4 us on current x86, longer than a short critical section

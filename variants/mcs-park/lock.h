@@ -90,7 +90,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "variants/platform.h"
+#include "base/platform.h"
 
 /* PAUSEs a queued (not head) waiter spins on its node before sleeping. 100,
  * as the futex back end (after Rust std): ~1-4 us, about one handover of the

@@ -50,7 +50,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "variants/platform.h"
+#include "base/platform.h"
 
 /* PAUSEs of pure spinning before each further check also yields the core.
  * 512 PAUSEs is ~2-20 us: several short critical sections plus handovers, so

@@ -29,9 +29,9 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "variants/platform.h"
+#include "base/platform.h"
 
-#include "variants/pthread_clocklock.h"
+#include "base/pthread_clocklock.h"
 
 typedef struct pmutex_adaptive_lock {
     pthread_mutex_t m;

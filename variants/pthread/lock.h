@@ -25,8 +25,8 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "variants/platform.h"
-#include "variants/pthread_clocklock.h"
+#include "base/platform.h"
+#include "base/pthread_clocklock.h"
 
 typedef struct pmutex_lock {
     pthread_mutex_t m;

@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "variants/platform.h"
+#include "base/platform.h"
 
 /* First backoff delay, in PAUSE iterations, after a failed swap. One PAUSE is
  * ~10-140 cycles depending on the x86 generation, so 4 is below the cost of one

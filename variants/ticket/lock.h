@@ -38,7 +38,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "variants/platform.h"
+#include "base/platform.h"
 
 /* PAUSEs per ticket ahead of us between two reads of `owner`. Mellor-Crummey
  * and Scott back off in proportion to the expected wait. A short critical

@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "variants/platform.h"
+#include "base/platform.h"
 
 /* CK's atomics are inline assembly, which ThreadSanitizer cannot see: tell it
  * about the acquire and release they perform, or every critical section looks

@@ -37,16 +37,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
-#include "lockmap/batch_order.h"
-#include "lockmap/internal.h"
+#include "base/batch_order.h"
+#include "base/hash.h"
+#include "base/platform.h"
+#include "base/pthread_clocklock.h"
 #include "lockmap/lockmap.h"
-#include "variants/platform.h"
-#include "variants/pthread_clocklock.h"
 
 #ifndef PEER_STRIPES
 #error "PEER_STRIPES (number of lock stripes, a power of two) is unset"
@@ -114,26 +112,6 @@ static inline unsigned char *node_key(lockmap *m, node *n) {
 }
 
 const char *lockmap_variant(void) { return PEER_NAME; }
-
-static uint64_t default_hash(const void *key, size_t klen, uint64_t seed) {
-    return XXH3_64bits_withSeed(klen ? key : "", klen, seed);
-}
-
-static uint64_t random_seed(void) {
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
-            ((uint64_t)getpid() << 48);
-    }
-    /* splitmix64 finaliser: spreads a weak fallback over all bits. */
-    r += 0x9e3779b97f4a7c15u;
-    r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9u;
-    r = (r ^ (r >> 27)) * 0x94d049bb133111ebu;
-    r ^= r >> 31;
-    return r ? r : 1;
-}
 
 /* The high half of the hash picks the stripe, the low bits the bucket. */
 static inline size_t stripe_index(uint64_t h) {
@@ -274,8 +252,8 @@ lockmap *lockmap_new(const lockmap_options *opts) {
     lockmap *m = calloc(1, sizeof *m);
     if (!m) goto nomem;
     m->value_size = opts->value_size;
-    m->seed = opts->seed ? opts->seed : random_seed();
-    m->hash = opts->hash ? opts->hash : default_hash;
+    m->seed = opts->seed ? opts->seed : lm_draw_seed();
+    m->hash = opts->hash ? opts->hash : lm_default_hash;
     m->value_drop = opts->value_drop;
     m->ctx = opts->ctx;
     m->stripes = aligned_alloc(alignof(stripe), PEER_STRIPES * sizeof(stripe));
@@ -508,7 +486,7 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
 /* ---- batches ---------------------------------------------------------------
  */
 
-/* The core's batch order (lockmap/batch_order.h) ranked by stripe index
+/* The core's batch order (base/batch_order.h) ranked by stripe index
  * first: a stripe's keys sort together, and stripes lock in index order. */
 
 int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
@@ -528,7 +506,8 @@ int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
     }
     for (size_t i = 0; i < n; i++) {
         uint64_t h = m->hash(keys[i].data, keys[i].len, m->seed);
-        order[i] = (lm_batch_key){stripe_index(h), h, &keys[i], i};
+        order[i] =
+            (lm_batch_key){stripe_index(h), h, keys[i].data, keys[i].len, i};
     }
     int rc = lm_batch_sort(order, n);
     size_t done = 0;
@@ -539,8 +518,7 @@ int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
         /* Each stripe once, in index order: the keys are sorted by it. */
         if (s != prev) pthread_mutex_lock(&s->mu);
         prev = s;
-        rc = hold_key(m, s, k->hash, k->key->data, k->key->len,
-                      &entries[k->index]);
+        rc = hold_key(m, s, k->hash, k->data, k->len, &entries[k->index]);
         if (rc && s->holds == 0) pthread_mutex_unlock(&s->mu);
     }
     if (rc) /* releases every stripe locked above */
@@ -619,7 +597,11 @@ size_t lockmap_clear(lockmap *m) {
 }
 
 /* ---- introspection for the conformance tests ------------------------------
- */
+ * Only in the test-only build (PEER_TEST_HOOKS, see
+ * lockmap/tests/suite.bzl): lockmap/testing.h's hooks. */
+
+#ifdef PEER_TEST_HOOKS
+#include "lockmap/testing.h"
 
 size_t lm_debug_live_states(lockmap *m) {
     size_t n = 0;
@@ -635,3 +617,4 @@ size_t lm_debug_shards(lockmap *m) {
 }
 
 uint64_t lm_debug_seed(lockmap *m) { return m->seed; }
+#endif

@@ -58,11 +58,10 @@
 #include "bench/peers/rust-design/fold_hash.h"
 #include "bench/peers/rust-design/rust_map.h"
 #include "bench/peers/rust-design/swiss_table.h"
-#include "lockmap/batch_order.h"
-#include "lockmap/internal.h"
+#include "base/batch_order.h"
 #include "lockmap/lockmap.h"
 #include "variants/futex/lock.h"
-#include "variants/platform.h"
+#include "base/platform.h"
 
 /* Same limits as the core, so bad options fail the same way. */
 #define RS_MAX_SHARDS ((size_t)1 << 16)
@@ -614,13 +613,14 @@ int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
         if (!order) return -ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
-        order[i] = (lm_batch_key){
-            0, make_lookup(m, keys[i].data, keys[i].len).hash, &keys[i], i};
+        order[i] =
+            (lm_batch_key){0, make_lookup(m, keys[i].data, keys[i].len).hash,
+                           keys[i].data, keys[i].len, i};
     int rc = lm_batch_sort(order, n);
     size_t done = 0;
     for (; rc == 0 && done < n; done++) {
         lm_batch_key *k = &order[done];
-        lookup q = {m, k->hash, k->key->data, k->key->len};
+        lookup q = {m, k->hash, k->data, k->len};
         rs_state *st = pin_key(m, &q);
         if (!st) {
             rc = -ENOMEM;
@@ -641,7 +641,12 @@ void lockmap_unlock_batch(lockmap_entry *entries, size_t n) {
     while (n--) lockmap_unlock(&entries[n]);
 }
 
-/* ---- introspection for the conformance tests ----------------------------- */
+/* ---- introspection for the conformance tests -----------------------------
+ * Only in the test-only build (PEER_TEST_HOOKS, see
+ * bench/peers/common/peer.bzl): lockmap/testing.h's hooks. */
+
+#ifdef PEER_TEST_HOOKS
+#include "lockmap/testing.h"
 
 size_t lm_debug_live_states(lockmap *m) {
     size_t n = 0;
@@ -654,3 +659,4 @@ size_t lm_debug_live_states(lockmap *m) {
 size_t lm_debug_shards(lockmap *m) { return m->shard_mask + 1; }
 
 uint64_t lm_debug_seed(lockmap *m) { return m->seed; }
+#endif

@@ -29,17 +29,14 @@
 #include <string_view>
 #include <vector>
 
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
-#include <xxhash.h>
 
 #include <tbb/concurrent_hash_map.h>
 
+#include "base/hash.h"
 #include "lockmap/lockmap.h"
-extern "C" {
-#include "lockmap/internal.h"  // test hooks; a C header without a guard
-}
+#ifdef PEER_TEST_HOOKS  // the test-only build: see lockmap/tests/suite.bzl
+#include "lockmap/testing.h"
+#endif
 
 namespace {
 
@@ -75,26 +72,6 @@ using Table = tbb::concurrent_hash_map<
 using Accessor = Table::accessor;
 using ConstAccessor = Table::const_accessor;
 
-uint64_t default_hash(const void *key, size_t klen, uint64_t seed) {
-    return XXH3_64bits_withSeed(klen ? key : "", klen, seed);
-}
-
-uint64_t random_seed() {
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof r)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        r = static_cast<uint64_t>(ts.tv_nsec) ^
-            (static_cast<uint64_t>(ts.tv_sec) << 30) ^
-            (static_cast<uint64_t>(getpid()) << 48);
-    }
-    r += 0x9e3779b97f4a7c15u;  // splitmix64 finaliser
-    r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9u;
-    r = (r ^ (r >> 27)) * 0x94d049bb133111ebu;
-    r ^= r >> 31;
-    return r ? r : 1;
-}
-
 }  // namespace
 
 struct lockmap {
@@ -113,7 +90,7 @@ struct lockmap {
           seed(s),
           value_drop(o->value_drop),
           ctx(o->ctx),
-          hc{o->hash ? o->hash : default_hash, s},
+          hc{o->hash ? o->hash : lm_default_hash, s},
           table(buckets, hc) {}
 };
 
@@ -269,7 +246,7 @@ lockmap *lockmap_new(const lockmap_options *opts) {
         return nullptr;
     }
     try {
-        return new lockmap(opts, opts->seed ? opts->seed : random_seed(),
+        return new lockmap(opts, opts->seed ? opts->seed : lm_draw_seed(),
                            opts->capacity);
     } catch (const std::bad_alloc &) {
         errno = ENOMEM;
@@ -533,6 +510,7 @@ size_t lockmap_retain(lockmap *m, lockmap_keep_fn keep, void *ctx) {
     return removed;
 }
 
+#ifdef PEER_TEST_HOOKS
 size_t lm_debug_live_states(lockmap *m) { return m->table.size(); }
 
 size_t lm_debug_shards(lockmap *m) {
@@ -541,5 +519,6 @@ size_t lm_debug_shards(lockmap *m) {
 }
 
 uint64_t lm_debug_seed(lockmap *m) { return m->seed; }
+#endif
 
 }  // extern "C"

@@ -1,7 +1,8 @@
-/* Small platform pieces shared by the lock back ends: the futex system call,
- * the spin-wait hint, and CLOCK_MONOTONIC deadlines. Linux only. */
-#ifndef LOCKMAP_VARIANTS_PLATFORM_H
-#define LOCKMAP_VARIANTS_PLATFORM_H
+/* Small platform pieces shared by the core, the lock back ends and the peers:
+ * the futex system call, the spin-wait hint, and CLOCK_MONOTONIC clocks and
+ * deadlines. Linux only. */
+#ifndef LOCKMAP_BASE_PLATFORM_H
+#define LOCKMAP_BASE_PLATFORM_H
 
 #include <errno.h>
 #include <linux/futex.h>

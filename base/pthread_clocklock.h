@@ -1,8 +1,8 @@
 /* pthread_mutex_clocklock(CLOCK_MONOTONIC) that ThreadSanitizer can see.
  * Shared by the pthread back ends and the pthread-based peers. Needs
  * _GNU_SOURCE (the BUILD target defines it for its includers). */
-#ifndef LOCKMAP_VARIANTS_PTHREAD_CLOCKLOCK_H
-#define LOCKMAP_VARIANTS_PTHREAD_CLOCKLOCK_H
+#ifndef LOCKMAP_BASE_PTHREAD_CLOCKLOCK_H
+#define LOCKMAP_BASE_PTHREAD_CLOCKLOCK_H
 
 #include <pthread.h>
 #include <stdbool.h>

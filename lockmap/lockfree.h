@@ -1,0 +1,150 @@
+/* The plain map's lock-free paths (see DESIGN in lockmap/map.h): the chain
+ * walk without the shard lock and its miss proof, try_held, the lock-free pin
+ * and the lock-free get. They rely on dead states staying readable (pooled,
+ * never freed), which holds for plain maps only: only lockmap.c includes
+ * this header, so the LRU map cannot reach them. Internal header. */
+#ifndef LOCKMAP_LOCKFREE_H
+#define LOCKMAP_LOCKFREE_H
+
+#ifdef LM_NO_LOCKFREE_PATHS
+#error "lockfree.h is the plain map's: it reads dead states the LRU map frees"
+#endif
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "lockmap/map.h"
+#include "lockmap/pin.h"
+#include "lockmap/state.h"
+
+/* A lock-free lookup gives up after this many chain steps (chains are ~1
+ * long; only stale pointers into reused states make them longer). */
+#define LM_OPTIMISTIC_STEPS 32
+
+/* The first state in the key's chain with the key's hash, found without the
+ * shard lock (it may be dead or reused: callers check). NULL when there is
+ * none; *absent then says whether that is certain: the walk reached the
+ * chain's end while no chain was rewired. */
+static inline lm_state *find_lockfree(lm_shard *sh, uint64_t h, bool *absent) {
+    *absent = false;
+    /* Acquire: a walk that starts from an even sequence sees every link
+     * written before it (relink_end's release). */
+    uint32_t seq = atomic_load_explicit(&sh->relinks, memory_order_acquire);
+    /* Acquire: see the table's and the states' contents as published. */
+    lm_table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
+    lm_state *st =
+        atomic_load_explicit(&t->buckets[h & t->mask], memory_order_acquire);
+    for (int i = 0; i < LM_OPTIMISTIC_STEPS; i++) {
+        if (!st) {
+            /* Acquire fence: if a link we read was written inside a
+             * rewiring, the load below sees that rewiring's odd value or
+             * later (pairs with relink_begin's release fence). */
+            atomic_thread_fence(memory_order_acquire);
+            *absent =
+                !(seq & 1) &&
+                atomic_load_explicit(&sh->relinks, memory_order_relaxed) == seq;
+            return NULL;
+        }
+        if (st_hash(st) == h) return st;
+        st = atomic_load_explicit(&st->next, memory_order_acquire);
+    }
+    return NULL;
+}
+
+/* What try_held found. */
+typedef enum { TRY_HELD, TRY_ABSENT, TRY_LOCKED_PATH } lm_try;
+
+/* The fastest way in: try the key lock of the state found without any lock,
+ * and keep it only if, once held, the state is alive, has a value and is the
+ * key's. A value can only go away through its key lock's holder, and a state
+ * is only killed without a value, so while we hold the lock the state stays
+ * ours without a reference: taking a present, uncontended key costs the
+ * lock's own atomic operations and nothing more. Only a try: waiting on a
+ * state that may belong to another key could break lock_batch's global
+ * order. TRY_ABSENT: the key has no state, proved without a lock;
+ * TRY_LOCKED_PATH: anything else (pin and wait). */
+static inline lm_try try_held(lockmap *map, uint64_t h, const void *key,
+                              size_t klen, lm_entry *e) {
+    bool absent;
+    lm_state *st = find_lockfree(shard_of(map, h), h, &absent);
+    if (!st) return absent ? TRY_ABSENT : TRY_LOCKED_PATH;
+    if (!lm_lock_try(&st->lock, &e->waiter)) return TRY_LOCKED_PATH;
+    /* Acquire: pairs with the release that made the state live, so its
+     * key is visible; HAS_VALUE is ordered by the key lock itself. */
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    if (!(w & LM_DEAD) && (w & LM_HAS_VALUE) &&
+        st_matches(map, st, h, key, klen)) {
+        writes_begin(st);
+        entry_hold(e, map, st, false, false);
+        return TRY_HELD;
+    }
+    lm_lock_release(&st->lock, &e->waiter);
+    return TRY_LOCKED_PATH;
+}
+
+/* Take a reference without the shard lock, if the key's state is there and
+ * alive; NULL sends the caller to the locked path. */
+static inline lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
+                                     const void *key, size_t klen) {
+    bool absent;
+    lm_state *st = find_lockfree(sh, h, &absent);
+    if (!st) return NULL;
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_relaxed);
+    do {
+        if (w & LM_DEAD) return NULL;
+        /* Acquire on success: pairs with the release that made the state
+         * live, so its key, klen and lock are visible. */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &st->word, &w, w + LM_REF, memory_order_acquire, memory_order_relaxed));
+    if (st_matches(map, st, h, key, klen)) return st;
+    unpin(map, sh, st, false); /* reused for another key meanwhile */
+    return NULL;
+}
+
+/* Values up to this size are read without the key lock (copied to the stack
+ * first, so that a copy that turns out torn never reaches the caller);
+ * larger ones, rarer and costlier to copy twice, take the lock. */
+#define LM_LOCKFREE_GET_MAX 64
+
+/* ThreadSanitizer would rightly report the seqlock's racy copy (the value is
+ * written with plain stores by lock holders): under it, get takes the lock. */
+#if defined(__SANITIZE_THREAD__)
+#define LM_LOCKFREE_GET 0
+#else
+#define LM_LOCKFREE_GET 1
+#endif
+
+/* get without any lock: find the state, copy key check and value between two
+ * reads of its write count, and trust them if the count was even (nobody held
+ * the key to write) and unchanged. While the count stays even the value
+ * cannot go, so neither can the state (only states without a value die), so
+ * the key bytes read are the state's. The copy reads memory a holder may be
+ * writing: that is the seqlock idiom, and a torn copy is thrown away. 1 found,
+ * 0 absent, -1 undecided: take the lock. */
+static inline int get_lockfree(lockmap *map, uint64_t h, const void *key,
+                               size_t klen, void *value_out) {
+    bool absent;
+    lm_state *st = find_lockfree(shard_of(map, h), h, &absent);
+    if (!st) return absent ? 0 : -1;
+    /* Acquire: pairs with writes_end's release, so the copy below sees at
+     * least what the last holder left. */
+    uint32_t n = atomic_load_explicit(&st->writes, memory_order_acquire);
+    if (n & 1) return -1; /* held: wait for the holder on the lock */
+    /* Acquire: a reused state's key bytes, written before its word. */
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
+    if ((w & LM_DEAD) || !(w & LM_HAS_VALUE) ||
+        !st_matches(map, st, h, key, klen))
+        return -1;
+    unsigned char copy[LM_LOCKFREE_GET_MAX];
+    memcpy(copy, st_value(st), map->value_size);
+    /* Acquire fence: if the copy saw a write of a holder that came after our
+     * first read, the count read next is odd or larger (writes_begin's
+     * release fence). */
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&st->writes, memory_order_relaxed) != n) return -1;
+    if (value_out) memcpy(value_out, copy, map->value_size);
+    return 1;
+}
+
+#endif

@@ -1,0 +1,147 @@
+/* What both maps share outside the lock paths (see DESIGN in lockmap/map.h):
+ * their geometry, construction and destruction, the value count, the back
+ * end's name, and the introspection hooks for tests (lockmap/testing.h). */
+#include "lockmap/map.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lockmap/alloc.h"
+#include "lockmap/lru_list.h"
+#include "lockmap/state.h"
+#include "lockmap/table.h"
+#include "lockmap/testing.h"
+
+const char *lockmap_variant(void) { return lm_lock_name(); }
+
+static size_t round_pow2(size_t n) {
+    size_t p = 1;
+    while (p < n) p <<= 1;
+    return p;
+}
+
+/* The shards option, or 4 per online CPU; capped, a power of two. */
+static size_t shard_count(const lockmap_options *opts) {
+    size_t nshards = opts->shards;
+    if (nshards == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        nshards = 4 * (size_t)(cpus > 0 ? cpus : 1);
+        if (nshards > LM_MAX_SHARDS) nshards = LM_MAX_SHARDS;
+    }
+    return round_pow2(nshards);
+}
+
+int lm_geometry_of(const lockmap_options *opts, size_t lru_capacity,
+                   lm_geometry *g) {
+    if (!opts || opts->value_size == 0 ||
+        opts->value_size > LOCKMAP_MAX_VALUE_SIZE ||
+        opts->shards > LM_MAX_SHARDS)
+        return EINVAL;
+    size_t nshards = shard_count(opts);
+    /* An LRU map gives every shard a share of at least one value. */
+    while (lru_capacity && nshards > lru_capacity) nshards /= 2;
+    size_t expected = lru_capacity ? lru_capacity : opts->capacity;
+    size_t per_shard = expected / nshards + 1;
+    if (per_shard > SIZE_MAX / 4 / sizeof(lm_state *)) return ENOMEM;
+    size_t nbuckets = round_pow2(per_shard * LM_LOAD_DEN / LM_LOAD_NUM);
+    if (nbuckets < LM_MIN_BUCKETS) nbuckets = LM_MIN_BUCKETS;
+    g->nshards = nshards;
+    g->nbuckets = nbuckets;
+    return 0;
+}
+
+/* Shard i of n, empty: its lock, an empty LRU list and its share of the LRU
+ * capacity (split evenly, the remainder to the first shards; unbounded for a
+ * plain map), and its first table. ENOMEM when the table is not there. */
+static int shard_init(lm_shard *sh, size_t i, size_t n, size_t nbuckets,
+                      size_t lru_capacity) {
+    lm_shard_lock_init(&sh->lock);
+    atomic_init(&sh->nvalues, 0);
+    sh->lru.next = sh->lru.prev = &sh->lru;
+    sh->share =
+        lru_capacity ? lru_capacity / n + (i < lru_capacity % n) : SIZE_MAX;
+    lm_table *t = lm_table_new(nbuckets);
+    if (!t) return ENOMEM;
+    atomic_init(&sh->table, t);
+    return 0;
+}
+
+int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
+                size_t lru_capacity) {
+    map->value_size = opts->value_size;
+    map->seed = opts->seed ? opts->seed : lm_draw_seed();
+    map->hash = opts->hash ? opts->hash : lm_default_hash;
+    map->value_drop = opts->value_drop;
+    map->ctx = opts->ctx;
+    map->shard_mask = g->nshards - 1;
+    map->state_prefix = lru_capacity ? sizeof(lm_lru_links) : 0;
+    map->shards =
+        lm_aligned_alloc(alignof(lm_shard), g->nshards * sizeof(lm_shard));
+    if (!map->shards) return ENOMEM;
+    memset(map->shards, 0, g->nshards * sizeof(lm_shard));
+    for (size_t i = 0; i < g->nshards; i++) {
+        if (shard_init(&map->shards[i], i, g->nshards, g->nbuckets,
+                       lru_capacity) == 0)
+            continue;
+        for (size_t j = 0; j < i; j++)
+            lm_tables_free(table_locked(&map->shards[j]));
+        lm_free(map->shards);
+        map->shards = NULL;
+        return ENOMEM;
+    }
+    return 0;
+}
+
+/* Drop the values of a shard's linked states and free them. */
+static void free_linked_states(lockmap *map, lm_table *t) {
+    for (size_t b = 0; b <= t->mask; b++) {
+        lm_state *st = next_locked(&t->buckets[b]);
+        while (st) {
+            lm_state *next = next_locked(&st->next);
+            if (has_value(st) && map->value_drop)
+                map->value_drop(st_value(st), map->ctx);
+            lm_state_free(map, st);
+            st = next;
+        }
+    }
+}
+
+void lm_map_destroy(lockmap *map) {
+    for (size_t i = 0; i <= map->shard_mask; i++) {
+        lm_shard *sh = &map->shards[i];
+        lm_table *t = table_locked(sh);
+        free_linked_states(map, t);
+        lm_pool_free_all(map, sh);
+        lm_tables_free(t);
+    }
+    lm_free(map->shards);
+}
+
+size_t lockmap_len(lockmap *map) {
+    if (!map) return 0;
+    size_t n = 0;
+    for (size_t i = 0; i <= map->shard_mask; i++)
+        n += count_of_values(&map->shards[i]);
+    return n;
+}
+
+bool lockmap_is_empty(lockmap *map) { return lockmap_len(map) == 0; }
+
+/* ---- introspection for tests (lockmap/testing.h) -------------------------
+ */
+
+size_t lm_debug_live_states(lockmap *map) {
+    size_t n = 0;
+    for (size_t i = 0; i <= map->shard_mask; i++) {
+        lm_shard *sh = &map->shards[i];
+        lm_shard_lock_acquire(&sh->lock);
+        n += sh->nstates;
+        lm_shard_lock_release(&sh->lock);
+    }
+    return n;
+}
+
+size_t lm_debug_shards(lockmap *map) { return map->shard_mask + 1; }
+
+uint64_t lm_debug_seed(lockmap *map) { return map->seed; }

@@ -1,0 +1,200 @@
+/* DESIGN: the lockmap core, and why it is correct. Every file of the core
+ * points here. Internal header: the data shared by the plain map
+ * (lockmap.c) and the LRU map (lockmap_lru.c).
+ *
+ * Shards of chained hash tables of per-key states. Each key that has a value,
+ * or that some thread holds or waits for, has one state: its lock (from the
+ * back end linked in, through lock_seam.h), a state word, its hash, and the
+ * value and key bytes inline in one allocation.
+ *
+ * The state word packs a reference count (threads that wait for, walk,
+ * create or remove the key, or hold it through a pin), HAS_VALUE and DEAD:
+ *
+ *   live: refs = n, maybe a value
+ *     | last unpin leaves refs 0 and no value:
+ *     v CAS 0 -> DEAD under the shard lock, unlink, retire (pin.h)
+ *   DEAD
+ *     | reused for a new key: fields written, then word stored (release)
+ *     v under the shard lock
+ *   live
+ *
+ *   shard lock (shard_lock.h, the core's own) guards: the table and chains,
+ *       making states DEAD, the shard's pool of dead states, LRU order;
+ *   key lock (the back end's) guards: the value and HAS_VALUE.
+ *
+ * Plain maps (lockmap.c, lockfree.h). Finding a key takes no lock when it
+ * exists: walk the chain with acquire loads. Memory of DEAD states is not
+ * returned to the allocator but kept in the shard's pool (state.c) and reused
+ * for new keys of the same size, so a stale pointer always points at a state
+ * whose atomic fields can be read. get reads a value without its key lock
+ * too: key lock holders keep a write count in the state, odd while they hold
+ * the key, and get keeps a copy taken between two equal even counts
+ * (get_lockfree). Nor does finding that a key is absent: a walk that ends
+ * without the key's hash proves it absent if no chain was rewired meanwhile,
+ * which the shard's relink sequence tells (table.h; a seqlock: odd while a
+ * state leaves its chain for the pool or a resize moves the chains; Lameter's
+ * seqlocks, with the C11 fences of Boehm, "Can seqlocks get along with
+ * programming language memory models?", MSPC 2012). The found state's key
+ * lock is then tried at once (try_held): once held, a state that is alive,
+ * has a value and is the key's stays so without a reference, since only the
+ * lock holder can remove the value and only states without one die.
+ * Otherwise the thread pins the state (a CAS that refuses DEAD states, then a
+ * key check, or under the shard lock, which also creates missing states) and
+ * waits for the key lock. Tables replaced by a resize are likewise kept until
+ * lockmap_free.
+ *
+ * LRU maps (lockmap_lru.c) always look up under the shard lock, since every
+ * access may reorder the shard's LRU list; their dead states go straight back
+ * to the allocator, so the lock-free paths above would be unsafe there: they
+ * live in lockfree.h, which only lockmap.c includes. Each LRU state carries
+ * its list links just before it (lru_list.h).
+ *
+ * One map, two modules: the code both maps share is in the internal headers
+ * (state.h, table.h, pin.h, value.h, walk.h, batch.h) as static inline
+ * functions; where the two differ (retiring a dead state, unpinning, LRU
+ * order), they take `bool lru`, which every caller in lockmap.c and
+ * lockmap_lru.c passes as a literal; they are always inlined (LM_BY_KIND),
+ * so each map compiles its own copy with the other map's branches folded
+ * away. Held entries are shared by the two
+ * public APIs (lockmap_unlock and the lockmap_entry_* functions serve both),
+ * so an entry records which map locked it (lm_entry.lru) and entry.c picks
+ * that map's path once, at the top of each call.
+ *
+ * A thread waiting for a key lock never holds a shard lock, and a key lock
+ * holder may take any shard lock, so the two levels cannot deadlock. */
+#ifndef LOCKMAP_MAP_H
+#define LOCKMAP_MAP_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/hash.h"
+#include "lockmap/lock_seam.h"
+#include "lockmap/lockmap.h"
+#include "lockmap/shard_lock.h"
+
+/* Functions that take the map kind as `bool lru` (see above) are always
+ * inlined, so each caller's literal folds the other map's branches away
+ * whatever the optimiser would decide on its own. */
+#define LM_BY_KIND static inline __attribute__((always_inline))
+
+#define LM_MAX_SHARDS ((size_t)1 << 16)
+#define LM_MIN_BUCKETS 8
+/* Dead states are pooled by size in 16-byte classes up to this many classes;
+ * larger ones share one list, searched this far for an exact size. */
+#define LM_POOL_CLASSES 64
+#define LM_POOL_LARGE_SCAN 8
+
+typedef struct lm_state lm_state;
+
+/* LRU list links, allocated just before the state in LRU maps. Circular,
+ * with a sentinel per shard; next == NULL: not in the list. */
+typedef struct lm_lru_links lm_lru_links;
+struct lm_lru_links {
+    lm_lru_links *prev, *next;
+};
+
+/* A shard's table; replaced whole on resize, so a lock-free reader always
+ * sees a mask that matches its buckets. */
+typedef struct lm_table lm_table;
+struct lm_table {
+    size_t mask;
+    lm_table *retired; /* older tables, kept for late readers */
+    _Atomic(lm_state *) buckets[];
+};
+
+typedef struct lm_shard {
+    alignas(64) lm_shard_lock lock;
+    uint32_t walkers;          /* for_each/retain/clear inside: no resizing */
+    _Atomic(lm_table *) table; /* replaced under the shard lock */
+    /* Relink sequence: odd while chain links are rewired (a state retired to
+     * the pool, a resize); written under the shard lock, read without it. */
+    _Atomic uint32_t relinks;
+    size_t nstates; /* linked states; shard lock */
+    /* Written under a shard or key lock, read without one by lockmap_len:
+     * relaxed, as it is only a count. */
+    _Atomic size_t nvalues;
+    lm_state *pool[LM_POOL_CLASSES + 1]; /* plain maps: dead states by size */
+    lm_lru_links lru; /* LRU maps: next is most, prev least recently used */
+    size_t share;     /* LRU maps: values this shard may keep */
+} lm_shard;
+
+/* What both maps are made of; an LRU map (lockmap_lru.c) starts with one. */
+struct lockmap {
+    size_t value_size;
+    uint64_t seed;
+    uint64_t (*hash)(const void *key, size_t klen, uint64_t seed);
+    void (*value_drop)(void *value, void *ctx);
+    void *ctx;
+    size_t shard_mask;
+    lm_shard *shards;
+    size_t state_prefix; /* bytes before each state: LRU links, or 0 */
+};
+
+/* What lockmap_entry's opaque bytes hold. */
+typedef struct lm_entry {
+    lockmap *map;
+    lm_state *st; /* NULL: holds nothing */
+    bool pinned;  /* holds a reference; else the value keeps st alive */
+    bool lru;     /* taken from an LRU map: entry.c takes its paths */
+    lm_waiter_t waiter;
+} lm_entry;
+
+_Static_assert(sizeof(lm_entry) <= sizeof(lockmap_entry),
+               "lockmap_entry too small for this back end's waiter");
+_Static_assert(alignof(lm_entry) <= alignof(lockmap_entry),
+               "lockmap_entry under-aligned for this back end's waiter");
+
+static inline lm_entry *entry_impl(lockmap_entry *e) { return (lm_entry *)e; }
+
+/* Keys are stored with a 32-bit length: a longer one is a bad argument. */
+static inline bool bad_key(const void *key, size_t klen) {
+    return (key == NULL && klen != 0) || klen > UINT32_MAX;
+}
+
+/* The key's hash: the default one inlined, or the user's through its pointer.
+ */
+static inline uint64_t key_hash(lockmap *map, const void *key, size_t klen) {
+    if (map->hash == lm_default_hash)
+        return lm_default_hash_inline(key, klen, map->seed);
+    return map->hash(key, klen, map->seed);
+}
+
+static inline lm_shard *shard_of(lockmap *map, uint64_t h) {
+    /* High half picks the shard, low bits the bucket: independent bits. */
+    return &map->shards[(h >> 32) & map->shard_mask];
+}
+
+static inline void count_values(lm_shard *sh, long delta) {
+    atomic_fetch_add_explicit(&sh->nvalues, (size_t)delta,
+                              memory_order_relaxed);
+}
+
+static inline size_t count_of_values(lm_shard *sh) {
+    return atomic_load_explicit(&sh->nvalues, memory_order_relaxed);
+}
+
+/* ---- construction (map.c) ------------------------------------------------
+ */
+
+/* How many shards and buckets per shard a new map gets. */
+typedef struct lm_geometry {
+    size_t nshards, nbuckets;
+} lm_geometry;
+
+/* lru_capacity 0: a plain map; otherwise an LRU map bounded to that many
+ * values (opts->capacity is then ignored). 0, EINVAL or ENOMEM. */
+int lm_geometry_of(const lockmap_options *opts, size_t lru_capacity,
+                   lm_geometry *g);
+/* Fill a zeroed map: its options, shards and tables. 0, or ENOMEM with
+ * everything it allocated freed again. */
+int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
+                size_t lru_capacity);
+/* Drop every value and free every state, table and the shards; not the map
+ * itself. */
+void lm_map_destroy(lockmap *map);
+
+#endif

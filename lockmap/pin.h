@@ -1,0 +1,193 @@
+/* The locked paths of both maps (see DESIGN in lockmap/map.h): creating and
+ * retiring states, pinning and unpinning them, waiting for a pinned state's
+ * key lock and letting it go. `lru` is always a literal (see DESIGN). The
+ * plain map's lock-free paths, tried before these, are in lockfree.h.
+ * Internal header. */
+#ifndef LOCKMAP_PIN_H
+#define LOCKMAP_PIN_H
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "lockmap/lru_list.h"
+#include "lockmap/map.h"
+#include "lockmap/state.h"
+#include "lockmap/table.h"
+
+/* How pin treats a key with no state. */
+typedef enum { PIN_CREATE, PIN_EXISTING } lm_pin_mode;
+
+/* How to wait for the key lock once the state is pinned. */
+typedef enum { WAIT_FOREVER, WAIT_NEVER, WAIT_UNTIL } lm_wait;
+
+/* A new state for the key, linked at the head of its chain, with the given
+ * initial word (refs and/or HAS_VALUE). NULL on ENOMEM. Shard lock held.
+ * Plain maps reuse a pooled state of the same size if there is one. */
+LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
+                               const void *key, size_t klen, uint32_t word,
+                               bool lru) {
+    size_t size = state_size(map, klen);
+    lm_state *st = lru ? NULL : lm_pool_take(map, sh, size);
+    if (!st && !(st = lm_state_alloc(map, size))) return NULL;
+    /* A reused state keeps its lock as it is: a stale try_held may hold it
+     * for a moment, and re-initialising it under that thread would break
+     * the lock. The lock is free otherwise (dead states have no holders). */
+    /* Relaxed: published by the release stores below. */
+    atomic_store_explicit(&st->hash, h, memory_order_relaxed);
+    st->klen = (uint32_t)klen;
+    if (klen) memcpy(st_key(map, st), key, klen);
+    if (lru) *lru_links(st) = (lm_lru_links){NULL, NULL};
+    lm_table *t = table_locked(sh);
+    _Atomic(lm_state *) *head = &t->buckets[h & t->mask];
+    atomic_store_explicit(&st->next, next_locked(head), memory_order_relaxed);
+    /* Release: a stale reader that pins this (reused) state sees the new key
+     * and lock, not the old ones. */
+    atomic_store_explicit(&st->word, word, memory_order_release);
+    set_link(head, st);
+    sh->nstates++;
+    maybe_grow(sh);
+    return st;
+}
+
+/* Unlink a state that was just made DEAD under the shard lock. */
+LM_BY_KIND void unlink_dead(lm_shard *sh, lm_state *st, bool lru) {
+    set_link(link_of(sh, st), next_locked(&st->next));
+    sh->nstates--;
+    if (lru) lru_unlink(st);
+}
+
+/* Retire an unlinked dead state: plain maps pool its memory (a lock-free
+ * reader may still look at it); LRU maps free it. Shard lock held. */
+LM_BY_KIND void retire_state(lockmap *map, lm_shard *sh, lm_state *st,
+                             bool lru) {
+    if (lru)
+        lm_state_free(map, st);
+    else
+        lm_pool_put(map, sh, st);
+}
+
+/* Kill, unlink and retire a state whose references and value are gone, unless
+ * someone pinned it again meanwhile. Shard lock held. */
+LM_BY_KIND void bury_if_unused(lockmap *map, lm_shard *sh, lm_state *st,
+                               bool lru) {
+    if (!kill(st, 0)) return;
+    unlink_dead(sh, st, lru);
+    retire_state(map, sh, st, lru);
+}
+
+/* Drop a reference with the shard lock held; the last one out of a state
+ * with no value makes it dead and retires it. */
+LM_BY_KIND void unpin_locked(lockmap *map, lm_shard *sh, lm_state *st,
+                             bool lru) {
+    /* Release: our writes under the key lock (value, HAS_VALUE) happen
+     * before whoever later kills, evicts or reads the state. */
+    uint32_t w =
+        atomic_fetch_sub_explicit(&st->word, LM_REF, memory_order_release) -
+        LM_REF;
+    if (w == 0) bury_if_unused(map, sh, st, lru);
+}
+
+/* Drop a reference. On a plain map the decrement needs no lock: state memory
+ * is never freed there, so a stale look after it is harmless, and the CAS to
+ * DEAD under the shard lock loses to anyone who pinned the state again. LRU
+ * maps free dead states, so they decrement under the lock. */
+LM_BY_KIND void unpin(lockmap *map, lm_shard *sh, lm_state *st, bool lru) {
+    if (!lru) {
+        /* Release: as in unpin_locked. */
+        uint32_t w =
+            atomic_fetch_sub_explicit(&st->word, LM_REF, memory_order_release) -
+            LM_REF;
+        if (w != 0) return;
+    }
+    lm_shard_lock_acquire(&sh->lock);
+    if (lru)
+        unpin_locked(map, sh, st, true);
+    else
+        bury_if_unused(map, sh, st, false);
+    lm_shard_lock_release(&sh->lock);
+}
+
+/* Find (or create) the key's state under the shard lock, take a reference on
+ * it and (LRU maps, when `promote`) make it the most recently used. 0;
+ * -ENOENT when the key has no state and `mode` says not to create one;
+ * -ENOMEM. */
+LM_BY_KIND int pin_locked(lockmap *map, lm_shard *sh, uint64_t h,
+                          const void *key, size_t klen, lm_pin_mode mode,
+                          bool promote, bool lru, lm_state **out) {
+    lm_shard_lock_acquire(&sh->lock);
+    lm_state *st = next_locked(find_link(map, sh, h, key, klen));
+    int rc = 0;
+    if (st) {
+        /* Relaxed: linked states are alive while we hold the shard lock,
+         * and the key lock taken next orders the rest. */
+        atomic_fetch_add_explicit(&st->word, LM_REF, memory_order_relaxed);
+        if (lru && promote) lru_touch(sh, st);
+    } else if (mode == PIN_CREATE) {
+        st = new_state(map, sh, h, key, klen, LM_REF, lru);
+        if (!st) rc = -ENOMEM;
+    } else {
+        rc = -ENOENT;
+    }
+    lm_shard_lock_release(&sh->lock);
+    *out = st;
+    return rc;
+}
+
+/* The entry now holds st's key lock. */
+LM_BY_KIND void entry_hold(lm_entry *e, lockmap *map, lm_state *st, bool pinned,
+                           bool lru) {
+    e->map = map;
+    e->st = st;
+    e->pinned = pinned;
+    e->lru = lru;
+}
+
+/* Wait for the key lock of a pinned state as `how` says. 0 held; -EBUSY or
+ * -ETIMEDOUT, the reference dropped again. */
+LM_BY_KIND int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
+                           lm_wait how, const struct timespec *deadline,
+                           lm_entry *e, bool lru) {
+    bool got = true;
+    if (how == WAIT_FOREVER)
+        lm_lock_acquire(&st->lock, &e->waiter);
+    else if (how == WAIT_NEVER)
+        got = lm_lock_try(&st->lock, &e->waiter);
+    else
+        got = lm_lock_timed(&st->lock, &e->waiter, deadline);
+    if (!got) {
+        unpin(map, sh, st, lru);
+        return how == WAIT_NEVER ? -EBUSY : -ETIMEDOUT;
+    }
+    writes_begin(st);
+    entry_hold(e, map, st, true, lru);
+    return 0;
+}
+
+/* Release the key; NULL when the entry held nothing, else the key's shard. */
+LM_BY_KIND lm_shard *release_entry(lm_entry *e, bool lru) {
+    lm_state *st = e->st;
+    if (!st) return NULL;
+    e->st = NULL;
+    lm_shard *sh = shard_of(e->map, st_hash(st));
+    writes_end(st);
+    lm_lock_release(&st->lock, &e->waiter);
+    /* Our reference kept st alive until this unpin; without one, the value
+     * did, and it is still there (removing it pins first). */
+    if (e->pinned) unpin(e->map, sh, st, lru);
+    return sh;
+}
+
+/* Before the value of a held key goes away: hold a reference from now on,
+ * since the value no longer keeps the state alive. It cannot die meanwhile:
+ * it has a value, and only we can remove it. */
+static inline void pin_held(lm_entry *e) {
+    if (e->pinned) return;
+    /* Relaxed: we hold the key lock, which orders everything else. */
+    atomic_fetch_add_explicit(&e->st->word, LM_REF, memory_order_relaxed);
+    e->pinned = true;
+}
+
+#endif

@@ -1,0 +1,37 @@
+/* Test-only hooks: what the map's test suites look at beyond the public API.
+ * Only through the testonly target //lockmap:testing, so no library or tool
+ * can depend on them. Every map that the suites run (the core, and each peer
+ * in its test-only target) implements the lm_debug_* functions; the
+ * allocation failpoints exist only in //lockmap:lockmap_futex_failpoints. */
+#ifndef LOCKMAP_TESTING_H
+#define LOCKMAP_TESTING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lockmap/lockmap.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Per-key states currently allocated (with a value, or held, or waited on). */
+size_t lm_debug_live_states(lockmap *map);
+/* Number of shards actually used (after rounding). */
+size_t lm_debug_shards(lockmap *map);
+/* The seed in use (drawn at random when the options said 0). */
+uint64_t lm_debug_seed(lockmap *map);
+
+/* Allocation failpoints (the core built with LM_ALLOC_FAILPOINTS): make the
+ * nth allocation from now fail (n >= 1; 0 disarms). */
+void lm_alloc_fail_nth(long n);
+/* Blocks allocated and not yet freed. */
+long lm_alloc_live(void);
+/* Allocation calls so far, failed ones included. */
+long lm_alloc_calls(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,100 @@
+/* Values of held keys, for both maps (see DESIGN in lockmap/map.h): putting
+ * them in, taking them out, and keeping the shard's value count and (LRU
+ * maps) its LRU list in step. The key lock is held throughout; `lru` is
+ * always a literal. Internal header. */
+#ifndef LOCKMAP_VALUE_H
+#define LOCKMAP_VALUE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "lockmap/lru_list.h"
+#include "lockmap/map.h"
+#include "lockmap/pin.h"
+#include "lockmap/state.h"
+
+static inline void drop_value(lockmap *map, void *value) {
+    if (map->value_drop) map->value_drop(value, map->ctx);
+}
+
+/* HAS_VALUE changed under the key lock: keep the count and LRU list in step. */
+LM_BY_KIND void value_appeared(lockmap *map, lm_state *st, bool lru) {
+    /* Relaxed: the key lock orders HAS_VALUE for its holders; the unpin's
+     * release publishes it to whoever kills the state. */
+    atomic_fetch_or_explicit(&st->word, LM_HAS_VALUE, memory_order_relaxed);
+    lm_shard *sh = shard_of(map, st_hash(st));
+    count_values(sh, +1);
+    if (!lru) return;
+    lm_shard_lock_acquire(&sh->lock);
+    lru_push_front(sh, st);
+    lm_shard_lock_release(&sh->lock);
+}
+
+LM_BY_KIND void value_gone(lockmap *map, lm_state *st, bool lru) {
+    atomic_fetch_and_explicit(&st->word, ~LM_HAS_VALUE, memory_order_relaxed);
+    lm_shard *sh = shard_of(map, st_hash(st));
+    count_values(sh, -1);
+    if (!lru) return;
+    lm_shard_lock_acquire(&sh->lock);
+    lru_unlink(st);
+    lm_shard_lock_release(&sh->lock);
+}
+
+/* A value leaving the map: copied to `out`, or dropped when `out` is NULL. */
+static inline void hand_out(lockmap *map, lm_state *st, void *out) {
+    if (out)
+        memcpy(out, st_value(st), map->value_size);
+    else
+        drop_value(map, st_value(st));
+}
+
+static inline void fill_value(lockmap *map, lm_state *st, const void *value) {
+    if (value)
+        memcpy(st_value(st), value, map->value_size);
+    else
+        memset(st_value(st), 0, map->value_size);
+}
+
+/* 1 replaced (old copied or dropped), 0 was vacant. */
+LM_BY_KIND int set_value(lockmap *map, lm_state *st, const void *value,
+                         void *old_out, bool lru) {
+    if (!has_value(st)) {
+        fill_value(map, st, value);
+        value_appeared(map, st, lru);
+        return 0;
+    }
+    hand_out(map, st, old_out);
+    fill_value(map, st, value);
+    return 1;
+}
+
+/* 1 removed (copied or dropped), 0 was vacant. */
+LM_BY_KIND int take_value(lockmap *map, lm_state *st, void *old_out, bool lru) {
+    if (!has_value(st)) return 0;
+    hand_out(map, st, old_out);
+    value_gone(map, st, lru);
+    return 1;
+}
+
+/* The one-shot operations' work on a held entry (lockmap_get, _insert,
+ * _remove and their LRU twins). */
+
+/* 1 found (copied to out unless NULL), 0 absent. */
+static inline int entry_get(lm_entry *e, void *out) {
+    bool found = has_value(e->st);
+    if (found && out) memcpy(out, st_value(e->st), e->map->value_size);
+    return found;
+}
+
+LM_BY_KIND int entry_set(lm_entry *e, const void *value, void *old_out,
+                         bool lru) {
+    return set_value(e->map, e->st, value, old_out, lru);
+}
+
+LM_BY_KIND int entry_take(lm_entry *e, void *old_out, bool lru) {
+    pin_held(e);
+    return take_value(e->map, e->st, old_out, lru);
+}
+
+#endif

@@ -1,0 +1,127 @@
+/* Walks of both maps: for_each, retain and clear (see DESIGN in
+ * lockmap/map.h). `lru` is always a literal. Internal header. */
+#ifndef LOCKMAP_WALK_H
+#define LOCKMAP_WALK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "lockmap/lru_list.h"
+#include "lockmap/map.h"
+#include "lockmap/pin.h"
+#include "lockmap/state.h"
+#include "lockmap/table.h"
+#include "lockmap/value.h"
+
+/* Called with the state's key lock held; non-zero stops the walk. Setting
+ * *remove asks the walk to remove the state's value. */
+typedef int (*lm_walk_fn)(lockmap *map, lm_state *st, void *arg, bool *remove);
+
+/* Visit one pinned state with its key lock held; the shard lock is not. */
+LM_BY_KIND int walk_visit(lockmap *map, lm_state *st, lm_walk_fn fn, void *arg,
+                          size_t *removed, bool lru) {
+    lm_waiter_t w;
+    lm_lock_acquire(&st->lock, &w);
+    writes_begin(st);
+    bool remove = false;
+    int stop = fn(map, st, arg, &remove);
+    if (remove) *removed += (size_t)take_value(map, st, NULL, lru);
+    writes_end(st);
+    lm_lock_release(&st->lock, &w);
+    return stop;
+}
+
+/* Relaxed: the state is linked, so alive under the shard lock. */
+static inline void pin_linked(lm_state *st) {
+    if (st) atomic_fetch_add_explicit(&st->word, LM_REF, memory_order_relaxed);
+}
+
+/* Visit every state of one shard; the shard lock is held on entry and exit,
+ * and dropped around each visit. The current state stays pinned so it stays
+ * linked, and its successor is pinned before it is let go. */
+LM_BY_KIND int walk_shard(lockmap *map, lm_shard *sh, lm_walk_fn fn, void *arg,
+                          size_t *removed, bool lru) {
+    int stop = 0;
+    lm_table *t = table_locked(sh);
+    for (size_t b = 0; b <= t->mask && !stop; b++) {
+        lm_state *st = next_locked(&t->buckets[b]);
+        pin_linked(st);
+        while (st) {
+            lm_shard_lock_release(&sh->lock);
+            stop = walk_visit(map, st, fn, arg, removed, lru);
+            lm_shard_lock_acquire(&sh->lock);
+            /* st is pinned, hence still linked: its successor is valid
+             * now, and is pinned before st is let go. */
+            lm_state *next = stop ? NULL : next_locked(&st->next);
+            pin_linked(next);
+            unpin_locked(map, sh, st, lru);
+            st = next;
+        }
+    }
+    return stop;
+}
+
+/* Visit every state of every shard with its key lock held. Tables do not
+ * resize while a walk is in a shard, so bucket positions hold still. */
+LM_BY_KIND int walk(lockmap *map, lm_walk_fn fn, void *arg, size_t *removed,
+                    bool lru) {
+    int stop = 0;
+    for (size_t i = 0; i <= map->shard_mask && !stop; i++) {
+        lm_shard *sh = &map->shards[i];
+        lm_shard_lock_acquire(&sh->lock);
+        sh->walkers++;
+        stop = walk_shard(map, sh, fn, arg, removed, lru);
+        sh->walkers--;
+        maybe_grow(sh);
+        lm_shard_lock_release(&sh->lock);
+        /* Our pins may have blocked evictions that others' inserts asked
+         * for; catch up now. */
+        if (lru) lm_lru_evict(map, sh);
+    }
+    return stop;
+}
+
+typedef struct {
+    lockmap_visit_fn fn;
+    void *ctx;
+} lm_visit_arg;
+
+static inline int visit_step(lockmap *map, lm_state *st, void *arg,
+                             bool *remove) {
+    (void)remove;
+    lm_visit_arg *a = arg;
+    if (!has_value(st)) return 0;
+    return a->fn(st_key(map, st), st->klen, st_value(st), a->ctx);
+}
+
+typedef struct {
+    lockmap_keep_fn keep; /* NULL: remove everything (clear) */
+    void *ctx;
+} lm_retain_arg;
+
+static inline int retain_step(lockmap *map, lm_state *st, void *arg,
+                              bool *remove) {
+    lm_retain_arg *a = arg;
+    *remove = has_value(st) && (!a->keep || !a->keep(st_key(map, st), st->klen,
+                                                     st_value(st), a->ctx));
+    return 0;
+}
+
+/* lockmap_for_each's work, arguments checked. */
+LM_BY_KIND int for_each(lockmap *map, lockmap_visit_fn fn, void *ctx,
+                        bool lru) {
+    lm_visit_arg a = {fn, ctx};
+    size_t removed = 0;
+    return walk(map, visit_step, &a, &removed, lru);
+}
+
+/* lockmap_retain's (keep NULL: lockmap_clear's) work, map checked. */
+LM_BY_KIND size_t retain(lockmap *map, lockmap_keep_fn keep, void *ctx,
+                         bool lru) {
+    lm_retain_arg a = {keep, ctx};
+    size_t removed = 0;
+    walk(map, retain_step, &a, &removed, lru);
+    return removed;
+}
+
+#endif
