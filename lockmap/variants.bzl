@@ -11,6 +11,8 @@ VARIANTS = {
     "mcs": "mcs",
     "mcs-park": "mcs_park",
     "cna": "cna",
+    "mutexee": "mutexee",
+    "mcscr": "mcscr",
 }
 
 DEFAULT_VARIANT = "futex"

@@ -9,6 +9,7 @@
  *   LT_TIMED_QUEUES   timedlock waits in the queue (else it polls)
  *   LT_FIFO           the back end promises FIFO order for lock()
  *   LT_CNA            the CNA topology hooks exist
+ *   LT_MCSCR          mcscr's passive list and its fairness bound
  *
  * Worker threads never call cmocka asserts (they longjmp on the main
  * thread's stack); they count failures with CHECK, and the main thread
@@ -662,6 +663,77 @@ static void test_cna_remote_bound(void **state) {
 }
 #endif
 
+#ifdef LT_MCSCR
+/* ---- MCSCR: surplus waiters go passive, for a bounded time -------------- */
+
+/* A waiter first in line, with re-queueing threads behind it, is culled to
+ * the passive list by the first release (so at least one other thread goes
+ * first), and gets the lock after at most MCSCR_FAIR_LIMIT handovers to
+ * others (lock.h's bound for the passive list's head). */
+#define MCSCR_OTHERS 3
+static bool g_passive_served;     /* under g_lock */
+static unsigned g_before_passive; /* under g_lock */
+static _Atomic(lm_waiter_t *) g_first_waiter;
+
+static void mcscr_other_worker(int id) {
+    (void)id;
+    lm_waiter_t w;
+    /* A hard cap, so a broken bound fails by count, not by hanging. */
+    for (int i = 0; i < 20 * MCSCR_FAIR_LIMIT; i++) {
+        lm_lock_acquire(&g_lock, &w);
+        bool done = g_passive_served;
+        if (!done) g_before_passive++;
+        critical_section();
+        lm_lock_release(&g_lock, &w);
+        if (done) break;
+    }
+}
+
+static void mcscr_first_worker(int id) {
+    (void)id;
+    lm_waiter_t w;
+    /* Release: the main thread reads w's link through this pointer. */
+    atomic_store_explicit(&g_first_waiter, &w, memory_order_release);
+    lm_lock_acquire(&g_lock, &w);
+    g_passive_served = true;
+    critical_section();
+    lm_lock_release(&g_lock, &w);
+}
+
+static void test_mcscr_passive_bound(void **state) {
+    (void)state;
+    for (int round = 0; round < LT_ITERS(24); round++) {
+        lm_waiter_t w;
+        lm_lock_acquire(&g_lock, &w);
+        g_passive_served = false;
+        g_before_passive = 0;
+        atomic_store(&g_first_waiter, NULL);
+        lt_thread first, others[MCSCR_OTHERS];
+        uintptr_t m = queue_mark();
+        lt_start(&first, mcscr_first_worker, 0);
+        wait_queue_grew(m); /* first in line */
+        for (int i = 0; i < MCSCR_OTHERS; i++)
+            lt_start(&others[i], mcscr_other_worker, i);
+        /* Until one of the others has linked itself behind it, so the
+         * release sees surplus. Acquire: pairs with the release above;
+         * the link is only polled. */
+        lm_waiter_t *f;
+        while (!(f = atomic_load_explicit(&g_first_waiter,
+                                          memory_order_acquire)) ||
+               !atomic_load_explicit(&f->next, memory_order_relaxed))
+            sched_yield();
+        lm_lock_release(&g_lock, &w);
+        lt_join(&first);
+        for (int i = 0; i < MCSCR_OTHERS; i++) lt_join(&others[i]);
+        assert_true(g_passive_served);
+        assert_true(g_before_passive >= 1);
+        assert_true(g_before_passive <= MCSCR_FAIR_LIMIT);
+    }
+    assert_int_equal(atomic_load(&g_failures), 0);
+    assert_lock_healthy();
+}
+#endif
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -684,6 +756,9 @@ int main(void) {
         T(test_cna_topology_xml),
         T(test_cna_local_waiters_first),
         T(test_cna_remote_bound),
+#endif
+#ifdef LT_MCSCR
+        T(test_mcscr_passive_bound),
 #endif
     };
     return cmocka_run_group_tests_name(LT_VARIANT_NAME, tests, NULL, NULL);

@@ -9,6 +9,7 @@ _QUEUE = {
     "mcs": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_FIFO"],
     "mcs-park": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES"],
     "cna": ["LT_QUEUE_TAIL", "LT_CNA"],
+    "mcscr": ["LT_QUEUE_TAIL", "LT_MCSCR"],
 }
 
 def lock_tests():
