@@ -13,6 +13,8 @@ VARIANTS = {
     "cna": "cna",
     "mutexee": "mutexee",
     "mcscr": "mcscr",
+    "cohort": "cohort",
+    "shfl": "shfl",
 }
 
 DEFAULT_VARIANT = "futex"
