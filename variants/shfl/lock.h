@@ -85,7 +85,7 @@
 /* Steals the head waits for at most. Large enough that running threads keep
  * the lock busy while a woken head gets back on a core (a wake-up is ~5-50
  * us, tens of short critical sections); small enough to bound the head's
- * wait tightly. At most 255 (8 bits). */
+ * wait tightly. At most 2^24 - 1 (bits 8-31). */
 #ifndef SHFL_STEAL_LIMIT
 #define SHFL_STEAL_LIMIT 16
 #endif
