@@ -864,8 +864,13 @@ static void test_numa_remote_bound_4_nodes(void **state) {
 /* A waiter first in line, with re-queueing threads behind it, is culled to
  * the passive list by the first release (so at least one other thread goes
  * first), and gets the lock after at most MCSCR_FAIR_LIMIT handovers to
- * others (lock.h's bound for the passive list's head). */
+ * others (lock.h's bound for the passive list's head). The others hold the
+ * lock long enough that, unless one is preempted, the queue never empties,
+ * so the fairness bound, not work conservation, brings the waiter back. On a
+ * busy machine preemptions empty it often, and the waiter comes back sooner
+ * (within the bound all the same). */
 #define MCSCR_OTHERS 3
+#define MCSCR_HOLD_PAUSES 1000    /* ~10-40 us */
 static bool g_passive_served;     /* under g_lock */
 static unsigned g_before_passive; /* under g_lock */
 static _Atomic(lm_waiter_t *) g_first_waiter;
@@ -879,6 +884,9 @@ static void mcscr_other_worker(int id) {
         bool done = g_passive_served;
         if (!done) g_before_passive++;
         critical_section();
+        /* Hold on, so that the thread that just released queues again
+         * before this section ends (see above). */
+        for (int k = 0; k < MCSCR_HOLD_PAUSES; k++) lm_cpu_relax();
         lm_lock_release(&g_lock, &w);
         if (done) break;
     }
@@ -909,14 +917,22 @@ static void test_mcscr_passive_bound(void **state) {
         wait_queue_grew(m); /* first in line */
         for (int i = 0; i < MCSCR_OTHERS; i++)
             lt_start(&others[i], mcscr_other_worker, i);
-        /* Until one of the others has linked itself behind it, so the
-         * release sees surplus. Acquire: pairs with the release above;
-         * the link is only polled. */
+        /* Until all the others have linked in behind it, so the first
+         * release sees surplus and the queue never runs dry. Acquire: pairs
+         * with the release above; the links are only polled (queued nodes
+         * stay valid while their owners wait). */
         lm_waiter_t *f;
-        while (!(f = atomic_load_explicit(&g_first_waiter,
-                                          memory_order_acquire)) ||
-               !atomic_load_explicit(&f->next, memory_order_relaxed))
+        while (
+            !(f = atomic_load_explicit(&g_first_waiter, memory_order_acquire)))
             sched_yield();
+        for (int linked = 0; linked < MCSCR_OTHERS;) {
+            linked = 0;
+            for (lm_waiter_t *n =
+                     atomic_load_explicit(&f->next, memory_order_relaxed);
+                 n; n = atomic_load_explicit(&n->next, memory_order_relaxed))
+                linked++;
+            if (linked < MCSCR_OTHERS) sched_yield();
+        }
         lm_lock_release(&g_lock, &w);
         lt_join(&first);
         for (int i = 0; i < MCSCR_OTHERS; i++) lt_join(&others[i]);
