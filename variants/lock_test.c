@@ -417,7 +417,6 @@ static void test_timeout_in_middle_of_queue(void **state) {
 #define FIFO_THREADS 8
 static int g_order[FIFO_THREADS];
 static int g_served; /* under g_lock */
-
 #endif
 
 #ifdef LT_FIFO
