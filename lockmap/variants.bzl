@@ -11,6 +11,10 @@ VARIANTS = {
     "mcs": "mcs",
     "mcs-park": "mcs_park",
     "cna": "cna",
+    "mutexee": "mutexee",
+    "mcscr": "mcscr",
+    "cohort": "cohort",
+    "shfl": "shfl",
 }
 
 DEFAULT_VARIANT = "futex"

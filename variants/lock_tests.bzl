@@ -8,7 +8,10 @@ _QUEUE = {
     "ticket": ["LT_QUEUE_TICKET", "LT_FIFO"],
     "mcs": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_FIFO"],
     "mcs-park": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES"],
-    "cna": ["LT_QUEUE_TAIL", "LT_CNA"],
+    "cna": ["LT_QUEUE_TAIL", "LT_CNA", "LT_NUMA"],
+    "cohort": ["LT_QUEUE_TAILS", "LT_COHORT", "LT_NUMA"],
+    "mcscr": ["LT_QUEUE_TAIL", "LT_MCSCR"],
+    "shfl": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_SHFL", "LT_NUMA"],
 }
 
 def lock_tests():

@@ -45,8 +45,9 @@
  * core after CNA_YIELD_AFTER PAUSEs (a handover can only go to the chosen
  * waiter, so a preempted one stalls the lock, as with MCS).
  *
- * NUMA node ids come from hwloc (topology.c): the cpu -> node map is built
- * once. Tests can load another topology and say which cpu a thread runs on.
+ * NUMA node ids come from hwloc (base/topology.h): the cpu -> node map is
+ * built once. Tests can load another topology and say which cpu a thread runs
+ * on.
  */
 #ifndef LOCKMAP_VARIANTS_CNA_LOCK_H
 #define LOCKMAP_VARIANTS_CNA_LOCK_H
@@ -58,6 +59,7 @@
 #include <time.h>
 
 #include "base/platform.h"
+#include "base/topology.h"
 
 /* Consecutive handovers kept on one NUMA node before the secondary queue is
  * served. Dice and Kogan flush with probability 1/2^16 per handover and the
@@ -77,21 +79,6 @@
  * CNA_YIELD_AFTER, then polls yield. Small, as SPIN_BACKOFF_MIN in
  * variants/spin: a lock that is free again soon is retried soon. */
 #define CNA_TIMED_BACKOFF_MIN 8
-
-/* The calling thread's NUMA node: 0..cna_topology_nodes()-1. */
-int cna_current_node(void);
-/* Number of NUMA nodes in the map in use (at least 1). */
-int cna_topology_nodes(void);
-/* NUMA node of an OS cpu index in the map in use; -1 if unknown. */
-int cna_topology_node_of_cpu(int cpu);
-/* Replace the map with one built from an hwloc synthetic description (e.g.
- * "pack:2 numa:1 core:4 pu:1") or an hwloc XML file. For tests: no thread may
- * be inside a CNA lock call meanwhile. 0, or -EINVAL. */
-int cna_topology_load_synthetic(const char *description);
-int cna_topology_load_xml(const char *path);
-/* For tests: from now on the calling thread counts as running on this OS cpu
- * (-1: the cpu it really runs on). */
-void cna_set_thread_cpu(int cpu);
 
 enum { CNA_WAITING = 0, CNA_GRANTED = 1 }; /* other spin values: pointers */
 
@@ -157,7 +144,7 @@ static inline void cna_lock(cna_lock_t *l, cna_waiter_t *me) {
         atomic_store_explicit(&me->spin, CNA_GRANTED, memory_order_relaxed);
         return;
     }
-    me->numa = cna_current_node();
+    me->numa = lm_topology_current_node();
     /* Release: the holder reads the link with acquire, then our numa. */
     atomic_store_explicit(&pred->next, me, memory_order_release);
     uint32_t spins = 0;
@@ -259,7 +246,7 @@ static inline void cna_unlock(cna_lock_t *l, cna_waiter_t *me) {
     cna_node_t *succ = NULL;
     if (me->run < CNA_LOCAL_LIMIT) {
         /* The node we release from: where the lock's cache lines now are. */
-        if (me->numa < 0) me->numa = cna_current_node();
+        if (me->numa < 0) me->numa = lm_topology_current_node();
         succ = cna_find_local(me, next, &sec);
     }
     if (succ) {

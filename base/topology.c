@@ -1,4 +1,5 @@
-/* The cpu -> NUMA node map of the CNA lock, from hwloc.
+/* The cpu -> NUMA node map of the NUMA-aware locks, from hwloc (see
+ * base/topology.h).
  *
  * Built once, on first use, from the machine's topology (pthread_once), or
  * replaced by a test from a synthetic description or an XML file. Node ids
@@ -12,28 +13,29 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "variants/cna/lock.h"
+#include "base/topology.h"
 
-typedef struct cna_map {
+typedef struct lm_topology_map {
     int nodes;     /* at least 1 */
     int ncpus;     /* node_of has this many entries */
     int node_of[]; /* -1 for cpu indexes hwloc does not list */
-} cna_map;
+} lm_topology_map;
 
 /* The map in use. Acquire/release: a reader must see the entries written
  * before the pointer was published. */
-static _Atomic(cna_map *) g_map;
+static _Atomic(lm_topology_map *) g_map;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 /* -1: use sched_getcpu(). Thread-local, so no ordering is involved. */
 static _Thread_local int t_cpu = -1;
 
 /* The map of a loaded topology; NULL on ENOMEM. */
-static cna_map *map_from(hwloc_topology_t topo) {
+static lm_topology_map *map_from(hwloc_topology_t topo) {
     int ncpus = 0;
     hwloc_obj_t pu = NULL;
     while ((pu = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_PU, pu)))
         if ((int)pu->os_index >= ncpus) ncpus = (int)pu->os_index + 1;
-    cna_map *m = malloc(sizeof *m + (size_t)ncpus * sizeof m->node_of[0]);
+    lm_topology_map *m =
+        malloc(sizeof *m + (size_t)ncpus * sizeof m->node_of[0]);
     if (!m) return NULL;
     m->ncpus = ncpus;
     m->nodes = 0;
@@ -56,10 +58,10 @@ static cna_map *map_from(hwloc_topology_t topo) {
 }
 
 /* Load a topology (the real one if both are NULL) and return its map. */
-static cna_map *map_load(const char *synthetic, const char *xml) {
+static lm_topology_map *map_load(const char *synthetic, const char *xml) {
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo)) return NULL;
-    cna_map *m = NULL;
+    lm_topology_map *m = NULL;
     if (synthetic && hwloc_topology_set_synthetic(topo, synthetic)) goto out;
     if (xml && hwloc_topology_set_xml(topo, xml)) goto out;
     if (hwloc_topology_load(topo)) goto out;
@@ -70,9 +72,9 @@ out:
 }
 
 static void map_init_default(void) {
-    cna_map *m = map_load(NULL, NULL);
+    lm_topology_map *m = map_load(NULL, NULL);
     if (!m) {
-        /* hwloc failed: one node, so CNA degrades to plain MCS order. */
+        /* hwloc failed: one node, so every lock sees one node. */
         m = malloc(sizeof *m);
         if (!m) abort();
         m->nodes = 1;
@@ -82,48 +84,49 @@ static void map_init_default(void) {
     atomic_store_explicit(&g_map, m, memory_order_release);
 }
 
-static const cna_map *map_get(void) {
+static const lm_topology_map *map_get(void) {
     /* Acquire: see the entries of the published map. */
-    cna_map *m = atomic_load_explicit(&g_map, memory_order_acquire);
+    lm_topology_map *m = atomic_load_explicit(&g_map, memory_order_acquire);
     if (m) return m;
     pthread_once(&g_once, map_init_default);
     /* Acquire, as above. */
     return atomic_load_explicit(&g_map, memory_order_acquire);
 }
 
-static int map_replace(cna_map *m) {
+static int map_replace(lm_topology_map *m) {
     if (!m) return -EINVAL;
     /* The default map must not arrive later and overwrite this one. */
     pthread_once(&g_once, map_init_default);
     /* acq_rel: release publishes m's entries; acquire orders the old map's
      * last reads (by this thread) before its free. */
-    cna_map *old = atomic_exchange_explicit(&g_map, m, memory_order_acq_rel);
+    lm_topology_map *old =
+        atomic_exchange_explicit(&g_map, m, memory_order_acq_rel);
     free(old);
     return 0;
 }
 
-int cna_topology_load_synthetic(const char *description) {
+int lm_topology_load_synthetic(const char *description) {
     if (!description) return -EINVAL;
     return map_replace(map_load(description, NULL));
 }
 
-int cna_topology_load_xml(const char *path) {
+int lm_topology_load_xml(const char *path) {
     if (!path) return -EINVAL;
     return map_replace(map_load(NULL, path));
 }
 
-int cna_topology_nodes(void) { return map_get()->nodes; }
+int lm_topology_nodes(void) { return map_get()->nodes; }
 
-int cna_topology_node_of_cpu(int cpu) {
-    const cna_map *m = map_get();
+int lm_topology_node_of_cpu(int cpu) {
+    const lm_topology_map *m = map_get();
     return cpu >= 0 && cpu < m->ncpus ? m->node_of[cpu] : -1;
 }
 
-void cna_set_thread_cpu(int cpu) { t_cpu = cpu; }
+void lm_topology_set_thread_cpu(int cpu) { t_cpu = cpu; }
 
-int cna_current_node(void) {
+int lm_topology_current_node(void) {
     int cpu = t_cpu >= 0 ? t_cpu : sched_getcpu();
-    int node = cna_topology_node_of_cpu(cpu);
+    int node = lm_topology_node_of_cpu(cpu);
     /* An unknown cpu (sched_getcpu failed, or hot-plugged after the map was
      * built) counts as node 0: preference is only a performance hint. */
     return node >= 0 ? node : 0;
