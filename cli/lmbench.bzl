@@ -1,44 +1,13 @@
-"""lmbench's binaries, one runner per lock back end in VARIANTS and per peer.
+"""lmbench's binaries, one runner per back end and per peer (//:registry.bzl).
 
-For every variant v: //cli:lmbench_v (jemalloc) and //cli:lmbench_v_glibc
-(glibc malloc), each linking //lockmap:lockmap_v (or the peer's library) and
-the reference workloads of its lock, //bench:reference_<lock>, plus the
-dispatcher //cli:lmbench that knows all the names. A back end added to VARIANTS gets its
-runners with no change here; so does a peer added to PEERS."""
+For every name v: //cli:lmbench_v (jemalloc) and //cli:lmbench_v_glibc
+(glibc malloc), each linking v's map library and the reference workloads of
+its lock, //bench:reference_<lock>, plus the dispatcher //cli:lmbench that
+knows all the names. A back end or peer added to the registry gets its
+runners with no change here."""
 
+load("//:registry.bzl", "ALL", "CORE_MAPS", "PEERS", "map_library", "seam_lock")
 load("//bench:reference.bzl", "reference_label")
-load("//lockmap:variants.bzl", "PEER_LOCKS", "VARIANTS")
-
-# Peers: other maps behind the same lockmap API (bench/peers/<name>/), and our
-# core built with other projects' locks (PEER_LOCKS in lockmap/variants.bzl),
-# driven by the same workloads. name -> the library implementing lockmap.h.
-PEERS = {
-    "global": "//bench/peers/global:lockmap",
-    "striped": "//bench/peers/striped:lockmap",
-    "tbb": "//bench/peers/tbb:lockmap",
-    "ck-mcs": "//lockmap:lockmap_ck-mcs",
-    "ck-ticket": "//lockmap:lockmap_ck-ticket",
-    "rust-design": "//bench/peers/rust-design:lockmap",
-}
-
-# The lock that the reference workloads (lock, floor) take in a peer's runner:
-# the CK locks their own; global and striped the pthread mutex they are built
-# on; tbb too (its item lock, a C++ spin_rw_mutex, has no C seam);
-# rust-design the futex mutex, which is its key lock (and its shard lock).
-_PEER_SEAM = {
-    "global": "pthread",
-    "striped": "pthread",
-    "tbb": "pthread",
-    "ck-mcs": "ck-mcs",
-    "ck-ticket": "ck-ticket",
-    "rust-design": "futex",
-}
-
-def _library(v):
-    return "//lockmap:lockmap_" + v if v in VARIANTS else PEERS[v]
-
-def _seam(v):
-    return v if v in VARIANTS else _PEER_SEAM[v]
 
 # Under --config=asan/tsan the sanitizer's runtime owns malloc: rows say so
 # rather than claim jemalloc.
@@ -61,36 +30,30 @@ ALLOCATORS = {
 
 def lmbench_variants_define():
     """Every name, back ends first, then peers."""
-    names = list(VARIANTS) + list(PEERS)
-    return "LMB_VARIANTS=\\\"%s\\\"" % ",".join(names)
+    return "LMB_VARIANTS=\\\"%s\\\"" % ",".join(ALL)
 
 def lmbench_peers_define():
-    return "LMB_PEERS=\\\"%s\\\"" % ",".join(PEERS.keys())
-
-def _has_lru(v):
-    """Our core's library, with the LRU map: the back ends and PEER_LOCKS."""
-    return v in VARIANTS or v in PEER_LOCKS
+    return "LMB_PEERS=\\\"%s\\\"" % ",".join(PEERS)
 
 def lmbench_lru_define():
-    names = [v for v in list(VARIANTS) + list(PEERS) if _has_lru(v)]
-    return "LMB_LRU_VARIANTS=\\\"%s\\\"" % ",".join(names)
+    """The names whose map is our core, which has the LRU map."""
+    return "LMB_LRU_VARIANTS=\\\"%s\\\"" % ",".join(CORE_MAPS)
 
 def lmbench_runner_names():
-    names = list(VARIANTS) + list(PEERS)
-    return ["lmbench_" + v + s for v in names for s in ALLOCATORS.values()]
+    return ["lmbench_" + v + s for v in ALL for s in ALLOCATORS.values()]
 
 def _runner_defines(v):
     defines = [
         "LMB_VARIANT=\\\"%s\\\"" % v,
         lmbench_variants_define(),
     ]
-    if _has_lru(v):
+    if v in CORE_MAPS:
         defines.append("LMB_HAS_LRU")
     return defines
 
 def lmbench_binaries():
     """Defines every runner and the dispatcher //cli:lmbench."""
-    for v in list(VARIANTS) + list(PEERS):
+    for v in ALL:
         for alloc, suffix in ALLOCATORS.items():
             native.cc_binary(
                 name = "lmbench_" + v + suffix,
@@ -112,8 +75,8 @@ def lmbench_binaries():
                     ":common",
                     ":verify",
                     "//bench",
-                    _library(v),
-                    reference_label(_seam(v)),
+                    map_library(v),
+                    reference_label(seam_lock(v)),
                 ] + (_JEMALLOC if alloc == "jemalloc" else _GLIBC),
                 linkopts = ["-lpthread"],
             )

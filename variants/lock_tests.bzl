@@ -1,6 +1,6 @@
 """Lock-level tests: variants/lock_test.c built once per back end."""
 
-load("//lockmap:variants.bzl", "VARIANTS", "variant_defines")
+load("//:registry.bzl", "BACK_ENDS", "lock_defines")
 
 # How a back end's queue can be watched from a test, if it has one
 # (see the LT_* defines at the top of lock_test.c).
@@ -15,12 +15,12 @@ _QUEUE = {
 }
 
 def lock_tests():
-    """//variants:lock_test_<name> for every back end in VARIANTS."""
-    for v in VARIANTS:
+    """//variants:lock_test_<name> for every back end in //:registry.bzl."""
+    for v in BACK_ENDS:
         native.cc_test(
             name = "lock_test_" + v,
             srcs = ["lock_test.c"],
-            local_defines = variant_defines(v) + _QUEUE.get(v, []) + [
+            local_defines = lock_defines(v) + _QUEUE.get(v, []) + [
                 "LT_VARIANT_NAME=\\\"%s\\\"" % v,
             ],
             linkopts = [

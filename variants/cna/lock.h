@@ -268,4 +268,16 @@ static inline void cna_unlock(cna_lock_t *l, cna_waiter_t *me) {
     atomic_store_explicit(&succ->spin, sec, memory_order_release);
 }
 
+/* Traits (see lockmap/lock_seam.h). */
+#define CNA_LOCK_FIFO 0
+#define CNA_LOCK_FIFO_QUEUED 0
+#define CNA_LOCK_QUEUE_TAIL 1
+#define CNA_LOCK_QUEUE_TICKET 0
+#define CNA_LOCK_TIMED_QUEUES 0
+#define CNA_LOCK_NUMA 1
+#define CNA_LOCK_PARKS 0
+#define CNA_LOCK_TIMED_COST                                                   \
+    "polls: trylock with backoff until the deadline; no NUMA preference for " \
+    "timed acquirers"
+
 #endif

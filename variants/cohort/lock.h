@@ -328,8 +328,9 @@ static inline void cohort_unlock(cohort_lock_t *l, cohort_waiter_t *me) {
 }
 
 /* Traits (see lockmap/lock_seam.h). */
-#define COHORT_LOCK_FIFO 0       /* FIFO within a node only */
-#define COHORT_LOCK_QUEUE_TAIL 0 /* one tail per node: `tails[]` */
+#define COHORT_LOCK_FIFO 0        /* FIFO within a node only */
+#define COHORT_LOCK_FIFO_QUEUED 0 /* FIFO within a node only */
+#define COHORT_LOCK_QUEUE_TAIL 0  /* one tail per node: `tails[]` */
 #define COHORT_LOCK_QUEUE_TICKET 0
 #define COHORT_LOCK_TIMED_QUEUES 0
 #define COHORT_LOCK_NUMA 1

@@ -123,4 +123,16 @@ static inline void futex_unlock(futex_lock_t *l, futex_waiter_t *w) {
         lm_futex_wake(&l->state, 1);
 }
 
+/* Traits (see lockmap/lock_seam.h). */
+#define FUTEX_LOCK_FIFO 0
+#define FUTEX_LOCK_FIFO_QUEUED 0
+#define FUTEX_LOCK_QUEUE_TAIL 0
+#define FUTEX_LOCK_QUEUE_TICKET 0
+#define FUTEX_LOCK_TIMED_QUEUES 0
+#define FUTEX_LOCK_NUMA 0
+#define FUTEX_LOCK_PARKS 1
+#define FUTEX_LOCK_TIMED_COST                                 \
+    "parks: sleeps on the futex until the absolute deadline " \
+    "(FUTEX_WAIT_BITSET); no queue to leave"
+
 #endif

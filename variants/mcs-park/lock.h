@@ -377,4 +377,16 @@ static inline void mcs_park_unlock(mcs_park_lock_t *l, mcs_park_waiter_t *w) {
     if (v & MCS_PARK_SLEEPER) lm_futex_wake(&l->word, 1);
 }
 
+/* Traits (see lockmap/lock_seam.h). */
+#define MCS_PARK_LOCK_FIFO 0
+#define MCS_PARK_LOCK_FIFO_QUEUED 1
+#define MCS_PARK_LOCK_QUEUE_TAIL 1
+#define MCS_PARK_LOCK_QUEUE_TICKET 0
+#define MCS_PARK_LOCK_TIMED_QUEUES 1
+#define MCS_PARK_LOCK_NUMA 0
+#define MCS_PARK_LOCK_PARKS 1
+#define MCS_PARK_LOCK_TIMED_COST                                      \
+    "queued: a malloc node per timed wait that finds the lock held, " \
+    "abandoned on timeout and freed by the head that reaches it"
+
 #endif

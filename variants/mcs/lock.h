@@ -215,4 +215,16 @@ static inline void mcs_unlock(mcs_lock_t *l, mcs_waiter_t *w) {
     if (mine != &w->own) free(mine);
 }
 
+/* Traits (see lockmap/lock_seam.h). */
+#define MCS_LOCK_FIFO 1
+#define MCS_LOCK_FIFO_QUEUED 1
+#define MCS_LOCK_QUEUE_TAIL 1
+#define MCS_LOCK_QUEUE_TICKET 0
+#define MCS_LOCK_TIMED_QUEUES 1
+#define MCS_LOCK_NUMA 0
+#define MCS_LOCK_PARKS 0
+#define MCS_LOCK_TIMED_COST                                           \
+    "queued: a malloc node per timed wait that finds the lock held, " \
+    "abandoned on timeout and freed by the releaser"
+
 #endif

@@ -345,6 +345,9 @@ static inline void mcscr_unlock(mcscr_lock_t *l, mcscr_waiter_t *me) {
 
 /* Traits (see lockmap/lock_seam.h). */
 #define MCSCR_LOCK_FIFO 0
+#define MCSCR_LOCK_FIFO_QUEUED                                             \
+    0 /* the active queue is FIFO; surplus waiters are culled to a passive \
+         list */
 #define MCSCR_LOCK_QUEUE_TAIL 1
 #define MCSCR_LOCK_QUEUE_TICKET 0
 #define MCSCR_LOCK_TIMED_QUEUES 0

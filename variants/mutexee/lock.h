@@ -173,6 +173,7 @@ static inline void mutexee_unlock(mutexee_lock_t *l, mutexee_waiter_t *w) {
 
 /* Traits (see lockmap/lock_seam.h). */
 #define MUTEXEE_LOCK_FIFO 0
+#define MUTEXEE_LOCK_FIFO_QUEUED 0 /* no queue: sleepers woken in no order */
 #define MUTEXEE_LOCK_QUEUE_TAIL 0
 #define MUTEXEE_LOCK_QUEUE_TICKET 0
 #define MUTEXEE_LOCK_TIMED_QUEUES 0

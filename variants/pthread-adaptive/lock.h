@@ -85,4 +85,16 @@ static inline void pmutex_adaptive_unlock(pmutex_adaptive_lock_t *l,
     pthread_mutex_unlock(&l->m);
 }
 
+/* Traits (see lockmap/lock_seam.h). */
+#define PMUTEX_ADAPTIVE_LOCK_FIFO 0
+#define PMUTEX_ADAPTIVE_LOCK_FIFO_QUEUED 0
+#define PMUTEX_ADAPTIVE_LOCK_QUEUE_TAIL 0
+#define PMUTEX_ADAPTIVE_LOCK_QUEUE_TICKET 0
+#define PMUTEX_ADAPTIVE_LOCK_TIMED_QUEUES 0
+#define PMUTEX_ADAPTIVE_LOCK_NUMA 0
+#define PMUTEX_ADAPTIVE_LOCK_PARKS 1
+#define PMUTEX_ADAPTIVE_LOCK_TIMED_COST                                  \
+    "parks: pthread_mutex_clocklock spins a little, then sleeps in the " \
+    "kernel until the deadline"
+
 #endif

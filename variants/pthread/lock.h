@@ -70,4 +70,15 @@ static inline void pmutex_unlock(pmutex_lock_t *l, pmutex_waiter_t *w) {
     pthread_mutex_unlock(&l->m);
 }
 
+/* Traits (see lockmap/lock_seam.h). */
+#define PMUTEX_LOCK_FIFO 0
+#define PMUTEX_LOCK_FIFO_QUEUED 0
+#define PMUTEX_LOCK_QUEUE_TAIL 0
+#define PMUTEX_LOCK_QUEUE_TICKET 0
+#define PMUTEX_LOCK_TIMED_QUEUES 0
+#define PMUTEX_LOCK_NUMA 0
+#define PMUTEX_LOCK_PARKS 1
+#define PMUTEX_LOCK_TIMED_COST \
+    "parks: pthread_mutex_clocklock sleeps in the kernel until the deadline"
+
 #endif

@@ -395,6 +395,8 @@ static inline void shfl_unlock(shfl_lock_t *l, shfl_waiter_t *w) {
 
 /* Traits (see lockmap/lock_seam.h). */
 #define SHFL_LOCK_FIFO 0
+#define SHFL_LOCK_FIFO_QUEUED \
+    0 /* waiters of the head's node are shuffled forward */
 #define SHFL_LOCK_QUEUE_TAIL 1
 #define SHFL_LOCK_QUEUE_TICKET 0
 #define SHFL_LOCK_TIMED_QUEUES 1

@@ -112,4 +112,15 @@ static inline void spin_unlock(spin_lock_t *l, spin_waiter_t *w) {
     atomic_store_explicit(&l->locked, 0, memory_order_release);
 }
 
+/* Traits (see lockmap/lock_seam.h). */
+#define SPIN_LOCK_FIFO 0
+#define SPIN_LOCK_FIFO_QUEUED 0
+#define SPIN_LOCK_QUEUE_TAIL 0
+#define SPIN_LOCK_QUEUE_TICKET 0
+#define SPIN_LOCK_TIMED_QUEUES 0
+#define SPIN_LOCK_NUMA 0
+#define SPIN_LOCK_PARKS 0
+#define SPIN_LOCK_TIMED_COST \
+    "polls: spins with backoff, reading the clock, until the deadline"
+
 #endif

@@ -139,4 +139,15 @@ static inline void ticket_unlock(ticket_lock_t *l, ticket_waiter_t *w) {
     atomic_store_explicit(&l->owner, o + 1, memory_order_release);
 }
 
+/* Traits (see lockmap/lock_seam.h). */
+#define TICKET_LOCK_FIFO 1
+#define TICKET_LOCK_FIFO_QUEUED 1
+#define TICKET_LOCK_QUEUE_TAIL 0
+#define TICKET_LOCK_QUEUE_TICKET 1
+#define TICKET_LOCK_TIMED_QUEUES 0
+#define TICKET_LOCK_NUMA 0
+#define TICKET_LOCK_PARKS 0
+#define TICKET_LOCK_TIMED_COST \
+    "polls: trylock with backoff until the deadline; never takes a ticket"
+
 #endif

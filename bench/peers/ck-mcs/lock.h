@@ -88,4 +88,15 @@ static inline void ckmcs_unlock(ckmcs_lock_t *l, ckmcs_waiter_t *w) {
     ck_spinlock_mcs_unlock(l, &w->node);
 }
 
+/* Traits (see lockmap/lock_seam.h). */
+#define CKMCS_LOCK_FIFO 1
+#define CKMCS_LOCK_FIFO_QUEUED 1
+#define CKMCS_LOCK_QUEUE_TAIL 0
+#define CKMCS_LOCK_QUEUE_TICKET 0
+#define CKMCS_LOCK_TIMED_QUEUES 0
+#define CKMCS_LOCK_NUMA 0
+#define CKMCS_LOCK_PARKS 0
+#define CKMCS_LOCK_TIMED_COST \
+    "polls: ck_spinlock_mcs_trylock with backoff until the deadline"
+
 #endif

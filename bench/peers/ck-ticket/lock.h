@@ -101,4 +101,15 @@ static inline void ckticket_unlock(ckticket_lock_t *l, ckticket_waiter_t *w) {
     ck_spinlock_ticket_unlock(l);
 }
 
+/* Traits (see lockmap/lock_seam.h). */
+#define CKTICKET_LOCK_FIFO 1
+#define CKTICKET_LOCK_FIFO_QUEUED 1
+#define CKTICKET_LOCK_QUEUE_TAIL 0
+#define CKTICKET_LOCK_QUEUE_TICKET 0
+#define CKTICKET_LOCK_TIMED_QUEUES 0
+#define CKTICKET_LOCK_NUMA 0
+#define CKTICKET_LOCK_PARKS 0
+#define CKTICKET_LOCK_TIMED_COST \
+    "polls: ck_spinlock_ticket_trylock with backoff until the deadline"
+
 #endif
