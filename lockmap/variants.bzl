@@ -11,6 +11,7 @@ VARIANTS = {
     "mcs": "mcs",
     "mcs-park": "mcs_park",
     "cna": "cna",
+    "hemlock": "hemlock",
 }
 
 DEFAULT_VARIANT = "futex"

@@ -9,6 +9,7 @@ _QUEUE = {
     "mcs": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_FIFO"],
     "mcs-park": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES"],
     "cna": ["LT_QUEUE_TAIL", "LT_CNA"],
+    "hemlock": ["LT_QUEUE_TAIL", "LT_FIFO"],
 }
 
 def lock_tests():
