@@ -12,6 +12,7 @@ VARIANTS = {
     "mcs-park": "mcs_park",
     "cna": "cna",
     "hemlock": "hemlock",
+    "twa": "twa",
 }
 
 DEFAULT_VARIANT = "futex"

@@ -10,6 +10,7 @@ _QUEUE = {
     "mcs-park": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES"],
     "cna": ["LT_QUEUE_TAIL", "LT_CNA"],
     "hemlock": ["LT_QUEUE_TAIL", "LT_FIFO"],
+    "twa": ["LT_QUEUE_TICKET", "LT_FIFO"],
 }
 
 def lock_tests():
