@@ -13,6 +13,7 @@ VARIANTS = {
     "cna": "cna",
     "hemlock": "hemlock",
     "twa": "twa",
+    "anderson": "anderson",
 }
 
 DEFAULT_VARIANT = "futex"

@@ -11,6 +11,7 @@ _QUEUE = {
     "cna": ["LT_QUEUE_TAIL", "LT_CNA"],
     "hemlock": ["LT_QUEUE_TAIL", "LT_FIFO"],
     "twa": ["LT_QUEUE_TICKET", "LT_FIFO"],
+    "anderson": ["LT_QUEUE_TICKET"],
 }
 
 def lock_tests():
