@@ -11,6 +11,7 @@ VARIANTS = {
     "mcs": "mcs",
     "mcs-park": "mcs_park",
     "cna": "cna",
+    "clh": "clh",
     "hemlock": "hemlock",
     "twa": "twa",
     "anderson": "anderson",
