@@ -172,7 +172,9 @@ static inline void twa_unlock(twa_lock_t *l, twa_waiter_t *w) {
     atomic_store_explicit(&l->owner, k, memory_order_release);
     /* Release: a far waiter whose slot read sees this bump must also see
      * owner == k (see twa_wait_far). Bumped even when nobody waits there:
-     * checking first would cost a read of next and race with a new waiter. */
+     * skipping it safely would need a store-load fence between the store
+     * above and a read of next (else a new far waiter can miss both), and
+     * that fence costs about what the bump does. */
     atomic_fetch_add_explicit(twa_slot(l, k + TWA_NEAR), 1,
                               memory_order_release);
 }
