@@ -8,7 +8,10 @@
  *   LT_QUEUE_TAIL     the queue is observable as the tail pointer `tail`
  *   LT_TIMED_QUEUES   timedlock waits in the queue (else it polls)
  *   LT_FIFO           the back end promises FIFO order for lock()
+ *   LT_FIFO_WAITERS   how many queued waiters the FIFO promise covers
+ *                     (default FIFO_THREADS)
  *   LT_CNA            the CNA topology hooks exist
+ *   LT_ANDERSON       anderson's bounded slots (ANDERSON_SLOTS) exist
  *
  * Worker threads never call cmocka asserts (they longjmp on the main
  * thread's stack); they count failures with CHECK, and the main thread
@@ -411,6 +414,11 @@ static void fifo_worker(int id) {
 #endif
 
 #ifdef LT_FIFO
+#ifndef LT_FIFO_WAITERS
+#define LT_FIFO_WAITERS FIFO_THREADS
+#endif
+_Static_assert(LT_FIFO_WAITERS <= FIFO_THREADS, "g_order is too small");
+
 /* Waiters that queue one after another are served in that order. */
 static void test_fifo_order(void **state) {
     (void)state;
@@ -418,17 +426,56 @@ static void test_fifo_order(void **state) {
         lm_waiter_t w;
         lm_lock_acquire(&g_lock, &w);
         g_served = 0;
-        lt_thread t[FIFO_THREADS];
-        for (int i = 0; i < FIFO_THREADS; i++) {
+        lt_thread t[LT_FIFO_WAITERS];
+        for (int i = 0; i < LT_FIFO_WAITERS; i++) {
             uintptr_t m = queue_mark();
             lt_start(&t[i], fifo_worker, i);
             wait_queue_grew(m); /* i is queued before i+1 starts */
         }
         lm_lock_release(&g_lock, &w);
-        for (int i = 0; i < FIFO_THREADS; i++) lt_join(&t[i]);
-        assert_int_equal(g_served, FIFO_THREADS);
-        for (int i = 0; i < FIFO_THREADS; i++) assert_int_equal(g_order[i], i);
+        for (int i = 0; i < LT_FIFO_WAITERS; i++) lt_join(&t[i]);
+        assert_int_equal(g_served, LT_FIFO_WAITERS);
+        for (int i = 0; i < LT_FIFO_WAITERS; i++)
+            assert_int_equal(g_order[i], i);
     }
+    assert_lock_healthy();
+}
+#endif
+
+#ifdef LT_ANDERSON
+/* ---- anderson: the slot bound ------------------------------------------- */
+
+/* Tickets out (held or queued) right now. Relaxed: only a snapshot to check
+ * a bound; owner is read first, so the difference cannot underflow. */
+static uint32_t anderson_tickets_out(void) {
+    uint32_t o = atomic_load_explicit(&g_lock.owner, memory_order_relaxed);
+    return atomic_load_explicit(&g_lock.next, memory_order_relaxed) - o;
+}
+
+/* Twice as many waiters as slots: ANDERSON_SLOTS tickets get out (the
+ * holder's and the queued), the rest wait outside without a ticket, and the
+ * bound holds for as long as the main thread watches; after the release
+ * every waiter gets in once. */
+static void test_anderson_slot_bound(void **state) {
+    (void)state;
+    enum { WAITERS = 2 * ANDERSON_SLOTS, WATCH = 2000 };
+    for (int round = 0; round < LT_ITERS(20); round++) {
+        unsigned long before = g_counter;
+        lm_waiter_t w;
+        lm_lock_acquire(&g_lock, &w);
+        lt_thread t[WAITERS];
+        for (int i = 0; i < WAITERS; i++) lt_start(&t[i], behind_worker, i);
+        while (anderson_tickets_out() < ANDERSON_SLOTS) sched_yield();
+        for (int i = 0; i < WATCH; i++) {
+            assert_true(anderson_tickets_out() == ANDERSON_SLOTS);
+            sched_yield();
+        }
+        lm_lock_release(&g_lock, &w);
+        for (int i = 0; i < WAITERS; i++) lt_join(&t[i]);
+        assert_int_equal(g_counter, before + WAITERS);
+        assert_int_equal(anderson_tickets_out(), 0);
+    }
+    assert_int_equal(atomic_load(&g_failures), 0);
     assert_lock_healthy();
 }
 #endif
@@ -679,6 +726,9 @@ int main(void) {
 #endif
         T(test_no_lost_wakeups),
         T(test_timeouts_under_contention),
+#ifdef LT_ANDERSON
+        T(test_anderson_slot_bound),
+#endif
 #ifdef LT_CNA
         T(test_cna_topology),
         T(test_cna_topology_xml),

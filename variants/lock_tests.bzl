@@ -12,7 +12,13 @@ _QUEUE = {
     "clh": ["LT_QUEUE_TAIL", "LT_FIFO"],
     "hemlock": ["LT_QUEUE_TAIL", "LT_FIFO"],
     "twa": ["LT_QUEUE_TICKET", "LT_FIFO"],
-    "anderson": ["LT_QUEUE_TICKET"],
+    "anderson": [
+        "LT_QUEUE_TICKET",
+        "LT_FIFO",
+        # FIFO among the queued: the holder's slot plus 7 (ANDERSON_SLOTS)
+        "LT_FIFO_WAITERS=7",
+        "LT_ANDERSON",
+    ],
 }
 
 def lock_tests():
