@@ -12,6 +12,8 @@
  *                     (default FIFO_THREADS)
  *   LT_CNA            the CNA topology hooks exist
  *   LT_ANDERSON       anderson's bounded slots (ANDERSON_SLOTS) exist
+ *   LT_CLH            clh allocates its nodes with aligned_alloc and lends
+ *                     the waiter's own node when that fails
  *
  * Worker threads never call cmocka asserts (they longjmp on the main
  * thread's stack); they count failures with CHECK, and the main thread
@@ -39,7 +41,17 @@
 #include <hwloc.h>
 #endif
 
+#ifdef LT_CLH
+/* The back end's node allocations go through lt_aligned_alloc, which a test
+ * can make fail. stdlib.h is included first, so its declaration keeps the
+ * real name. */
+void *lt_aligned_alloc(size_t alignment, size_t size);
+#define aligned_alloc lt_aligned_alloc
+#endif
 #include "lockmap/lock_seam.h"
+#ifdef LT_CLH
+#undef aligned_alloc
+#endif
 #include "variants/platform.h"
 
 /* Sanitizers make every atomic and thread switch 5-20x slower: run fewer
@@ -709,6 +721,54 @@ static void test_cna_remote_bound(void **state) {
 }
 #endif
 
+#ifdef LT_CLH
+/* ---- clh: lent nodes ------------------------------------------------------
+ */
+
+static atomic_int g_alloc_fails;     /* set: lt_aligned_alloc fails */
+static atomic_ulong g_alloc_refused; /* allocations it refused */
+
+void *lt_aligned_alloc(size_t alignment, size_t size) {
+    /* Relaxed: a switch set between phases, and a count read after joins. */
+    if (atomic_load_explicit(&g_alloc_fails, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&g_alloc_refused, 1, memory_order_relaxed);
+        return NULL;
+    }
+    return aligned_alloc(alignment, size);
+}
+
+/* Each release is followed at once by garbage in the waiter, as when the
+ * caller reuses its lockmap_entry: a lent node must not be read after
+ * unlock returns (else its successor, reading the garbage, waits forever:
+ * the test hangs). */
+static void lent_worker(int id) {
+    (void)id;
+    lm_waiter_t w;
+    for (int i = 0; i < LT_ITERS(5000); i++) {
+        lm_lock_acquire(&g_lock, &w);
+        critical_section();
+        lm_lock_release(&g_lock, &w);
+        memset(&w, 0xa5, sizeof w);
+    }
+}
+
+/* With every node allocation failing, fresh threads (no spare nodes) lend
+ * their waiter's node for each acquisition, so every contended unlock takes
+ * the LENT -> RETURNED path: still no overlap and no lost increment, and the
+ * lock works normally afterwards. */
+static void test_clh_lent_nodes(void **state) {
+    (void)state;
+    atomic_store(&g_alloc_refused, 0);
+    atomic_store(&g_alloc_fails, 1);
+    run_threads(8, lent_worker);
+    atomic_store(&g_alloc_fails, 0);
+    assert_int_equal(atomic_load(&g_failures), 0);
+    assert_int_equal(g_counter, 8ul * LT_ITERS(5000));
+    assert_true(atomic_load(&g_alloc_refused) >= 8);
+    assert_lock_healthy();
+}
+#endif
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -728,6 +788,9 @@ int main(void) {
         T(test_timeouts_under_contention),
 #ifdef LT_ANDERSON
         T(test_anderson_slot_bound),
+#endif
+#ifdef LT_CLH
+        T(test_clh_lent_nodes),
 #endif
 #ifdef LT_CNA
         T(test_cna_topology),
