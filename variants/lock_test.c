@@ -12,6 +12,8 @@
  *                     (default FIFO_THREADS)
  *   LT_CNA            the CNA topology hooks exist
  *   LT_ANDERSON       anderson's bounded slots (ANDERSON_SLOTS) exist
+ *   LT_WAITER_REUSE   a waiter read by a successor (hemlock's grant word):
+ *                     check that unlock returns only once it is unread
  *   LT_CLH            clh allocates its nodes with aligned_alloc and lends
  *                     the waiter's own node when that fails
  *
@@ -721,6 +723,34 @@ static void test_cna_remote_bound(void **state) {
 }
 #endif
 
+#if defined(LT_WAITER_REUSE) || defined(LT_CLH)
+/* Each release is followed at once by garbage in the waiter, as when the
+ * caller reuses its lockmap_entry: nothing in the waiter may be read after
+ * unlock returns (a successor that did would read garbage and, in the back
+ * ends with an ack or a lent node, wait forever: the test hangs). */
+static void poison_worker(int id) {
+    (void)id;
+    lm_waiter_t w;
+    for (int i = 0; i < LT_ITERS(5000); i++) {
+        lm_lock_acquire(&g_lock, &w);
+        critical_section();
+        lm_lock_release(&g_lock, &w);
+        memset(&w, 0xa5, sizeof w);
+    }
+}
+#endif
+
+#ifdef LT_WAITER_REUSE
+/* The waiter is garbage right after each unlock, under contention. */
+static void test_waiter_reuse_after_unlock(void **state) {
+    (void)state;
+    run_threads(8, poison_worker);
+    assert_int_equal(atomic_load(&g_failures), 0);
+    assert_int_equal(g_counter, 8ul * LT_ITERS(5000));
+    assert_lock_healthy();
+}
+#endif
+
 #ifdef LT_CLH
 /* ---- clh: lent nodes ------------------------------------------------------
  */
@@ -737,21 +767,6 @@ void *lt_aligned_alloc(size_t alignment, size_t size) {
     return aligned_alloc(alignment, size);
 }
 
-/* Each release is followed at once by garbage in the waiter, as when the
- * caller reuses its lockmap_entry: a lent node must not be read after
- * unlock returns (else its successor, reading the garbage, waits forever:
- * the test hangs). */
-static void lent_worker(int id) {
-    (void)id;
-    lm_waiter_t w;
-    for (int i = 0; i < LT_ITERS(5000); i++) {
-        lm_lock_acquire(&g_lock, &w);
-        critical_section();
-        lm_lock_release(&g_lock, &w);
-        memset(&w, 0xa5, sizeof w);
-    }
-}
-
 /* With every node allocation failing, fresh threads (no spare nodes) lend
  * their waiter's node for each acquisition, so every contended unlock takes
  * the LENT -> RETURNED path: still no overlap and no lost increment, and the
@@ -760,7 +775,7 @@ static void test_clh_lent_nodes(void **state) {
     (void)state;
     atomic_store(&g_alloc_refused, 0);
     atomic_store(&g_alloc_fails, 1);
-    run_threads(8, lent_worker);
+    run_threads(8, poison_worker);
     atomic_store(&g_alloc_fails, 0);
     assert_int_equal(atomic_load(&g_failures), 0);
     assert_int_equal(g_counter, 8ul * LT_ITERS(5000));
@@ -788,6 +803,9 @@ int main(void) {
         T(test_timeouts_under_contention),
 #ifdef LT_ANDERSON
         T(test_anderson_slot_bound),
+#endif
+#ifdef LT_WAITER_REUSE
+        T(test_waiter_reuse_after_unlock),
 #endif
 #ifdef LT_CLH
         T(test_clh_lent_nodes),
