@@ -121,6 +121,9 @@ static inline void clh_cache_free(void *unused) {
         free(n);
     }
     clh_cache.count = 0;
+    /* A later destructor of the same thread that takes a lock re-arms us:
+     * glibc reruns destructors whose value was set again. */
+    clh_cache.registered = false;
 }
 
 static inline void clh_cache_make_key(void) {
