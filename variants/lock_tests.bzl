@@ -15,7 +15,7 @@ _QUEUE = {
     "anderson": [
         "LT_QUEUE_TICKET",
         "LT_FIFO",
-        # FIFO among the queued: the holder's slot plus 7 (ANDERSON_SLOTS)
+        # FIFO only among the queued: ANDERSON_SLOTS (8) less the holder
         "LT_FIFO_WAITERS=7",
         "LT_ANDERSON",
     ],
