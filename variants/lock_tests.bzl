@@ -9,7 +9,7 @@ _QUEUE = {
     "mcs": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_FIFO"],
     "mcs-park": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES"],
     "cna": ["LT_QUEUE_TAIL", "LT_CNA"],
-    "clh": ["LT_QUEUE_TAIL", "LT_FIFO", "LT_CLH"],
+    "clh": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_FIFO", "LT_CLH"],
     "hemlock": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_FIFO", "LT_WAITER_REUSE"],
     "twa": ["LT_QUEUE_TICKET", "LT_FIFO"],
     "anderson": [

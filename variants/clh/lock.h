@@ -80,9 +80,14 @@
 #define CLH_NODE_ALIGN 64
 
 enum { CLH_HELD = 0, CLH_GRANTED = 1, CLH_LENT = 2, CLH_RETURNED = 3 };
+/* Tag on a successor's node address in a state word: that successor gave up
+ * (heap nodes are CLH_NODE_ALIGN-aligned, so the bit is free and the tagged
+ * value differs from the small states above). */
+#define CLH_ABANDONED ((uintptr_t)4)
 
 typedef struct clh_node {
-    _Atomic uint32_t state;
+    /* One of the states above, or a node address | CLH_ABANDONED. */
+    _Atomic uintptr_t state;
     struct clh_node *spare; /* next spare node in the owner's cache */
 } clh_node_t;
 
@@ -196,6 +201,17 @@ static inline bool clh_trylock(clh_lock_t *l, clh_waiter_t *w) {
     return false;
 }
 
+/* We saw pred GRANTED or LENT (state s): the lock is ours. */
+static inline void clh_take_over(clh_node_t *pred, uintptr_t s) {
+    if (s == CLH_GRANTED) {
+        clh_node_give_back(pred); /* inherited */
+        return;
+    }
+    /* LENT. Release: our reads of pred happen before the predecessor's
+     * unlock returns and its waiter (holding pred) is reused. */
+    atomic_store_explicit(&pred->state, CLH_RETURNED, memory_order_release);
+}
+
 static inline void clh_lock(clh_lock_t *l, clh_waiter_t *w) {
     clh_node_t *n = clh_node_for(w);
     /* acq_rel, as the CAS in trylock: acquire when the queue was empty (we
@@ -205,28 +221,21 @@ static inline void clh_lock(clh_lock_t *l, clh_waiter_t *w) {
     if (!pred) return;
     uint32_t spins = 0;
     for (;;) {
-        /* Acquire: pairs with the predecessor's release store in unlock, so
-         * we see its critical section. */
-        uint32_t s = atomic_load_explicit(&pred->state, memory_order_acquire);
-        if (s == CLH_GRANTED) {
-            clh_node_give_back(pred); /* inherited */
-            return;
-        }
-        if (s == CLH_LENT) {
-            /* Release: our read above happens before the predecessor's
-             * unlock returns and its waiter (holding pred) is reused. */
-            atomic_store_explicit(&pred->state, CLH_RETURNED,
-                                  memory_order_release);
+        /* Acquire: pairs with the release CAS in unlock that granted or lent
+         * pred, so we see the critical section. Only we, pred's successor,
+         * could mark it ABANDONED. */
+        uintptr_t s = atomic_load_explicit(&pred->state, memory_order_acquire);
+        if (s == CLH_GRANTED || s == CLH_LENT) {
+            clh_take_over(pred, s);
             return;
         }
         clh_pause(&spins);
     }
 }
 
-/* deadline: absolute CLOCK_MONOTONIC. Never queues (see the top comment). A
- * free lock is taken even past the deadline, as POSIX timed locks do. */
-static inline bool clh_timedlock(clh_lock_t *l, clh_waiter_t *w,
-                                 const struct timespec *deadline) {
+/* Without a heap node (allocation failed): poll trylock until the deadline. */
+static inline bool clh_timed_poll(clh_lock_t *l, clh_waiter_t *w,
+                                  const struct timespec *deadline) {
     uint32_t spins = 0;
     for (;;) {
         if (clh_trylock(l, w)) return true;
@@ -234,32 +243,79 @@ static inline bool clh_timedlock(clh_lock_t *l, clh_waiter_t *w,
     }
 }
 
-static inline void clh_unlock(clh_lock_t *l, clh_waiter_t *w) {
-    clh_node_t *n = w->node;
-    clh_node_t *expected = n;
-    /* n -> NULL when nobody waits. Release: publishes the critical section
-     * to the next thread that swaps in. Relaxed on failure: a successor
-     * exists; the store below carries the ordering. */
-    if (atomic_compare_exchange_strong_explicit(&l->tail, &expected, NULL,
-                                                memory_order_release,
-                                                memory_order_relaxed)) {
-        if (n != &w->own) clh_node_give_back(n); /* nobody can reach it */
-        return;
-    }
-    if (n != &w->own) {
-        /* Release: publishes the critical section to the successor, which
-         * acquires it and inherits n. Our last use of n. */
-        atomic_store_explicit(&n->state, CLH_GRANTED, memory_order_release);
-        return;
-    }
-    /* Release, as above; the node stays ours. */
-    atomic_store_explicit(&n->state, CLH_LENT, memory_order_release);
+/* deadline: absolute CLOCK_MONOTONIC. A free lock is taken even past the
+ * deadline, as POSIX timed locks do. */
+static inline bool clh_timedlock(clh_lock_t *l, clh_waiter_t *w,
+                                 const struct timespec *deadline) {
+    if (clh_trylock(l, w)) return true;
+    clh_node_t *n = clh_node_for(w);
+    /* A lent node dies with timedlock, so it cannot be left behind. */
+    if (n == &w->own) return clh_timed_poll(l, w, deadline);
+    /* acq_rel, as in clh_lock. */
+    clh_node_t *pred =
+        atomic_exchange_explicit(&l->tail, n, memory_order_acq_rel);
+    if (!pred) return true;
     uint32_t spins = 0;
-    /* Acquire: pairs with the successor's release store of RETURNED; after
-     * it the successor never touches n again. */
-    while (atomic_load_explicit(&n->state, memory_order_acquire) !=
-           CLH_RETURNED)
-        clh_pause(&spins);
+    uintptr_t s;
+    for (;;) {
+        /* Acquire, as in clh_lock. */
+        s = atomic_load_explicit(&pred->state, memory_order_acquire);
+        if (s == CLH_GRANTED || s == CLH_LENT) break;
+        if (clh_pause(&spins) && lm_deadline_passed(deadline)) {
+            s = CLH_HELD;
+            /* HELD -> n|ABANDONED. Release on success: the unlock that finds
+             * the mark takes pred back and carries on from n, after our last
+             * use of both. Acquire on failure: pred was granted or lent, and
+             * the lock is ours. */
+            if (atomic_compare_exchange_strong_explicit(
+                    &pred->state, &s, (uintptr_t)n | CLH_ABANDONED,
+                    memory_order_release, memory_order_acquire))
+                return false;
+            break;
+        }
+    }
+    clh_take_over(pred, s);
+    return true;
+}
+
+static inline void clh_unlock(clh_lock_t *l, clh_waiter_t *w) {
+    /* n: the node whose successor gets the lock; ours, then any abandoned
+     * nodes behind it, each ours once its successor's mark is found. */
+    clh_node_t *n = w->node;
+    for (;;) {
+        clh_node_t *expected = n;
+        /* n -> NULL when nobody waits behind n. Release: publishes the
+         * critical section to the next thread that swaps in. Relaxed on
+         * failure: a successor exists; the CAS below carries the ordering. */
+        if (atomic_compare_exchange_strong_explicit(&l->tail, &expected, NULL,
+                                                    memory_order_release,
+                                                    memory_order_relaxed)) {
+            if (n != &w->own) clh_node_give_back(n); /* nobody can reach it */
+            return;
+        }
+        uintptr_t s = CLH_HELD;
+        /* HELD -> GRANTED (n passes to the successor), or LENT for the
+         * waiter's own node (it stays ours). Release: publishes the critical
+         * section to the successor. Acquire on failure: the successor marked
+         * n ABANDONED and left; its node's reset and its last use of n come
+         * before the mark. */
+        uintptr_t to = n == &w->own ? CLH_LENT : CLH_GRANTED;
+        if (atomic_compare_exchange_strong_explicit(&n->state, &s, to,
+                                                    memory_order_release,
+                                                    memory_order_acquire)) {
+            if (to == CLH_GRANTED) return;
+            uint32_t spins = 0;
+            /* Acquire: pairs with the successor's release store of
+             * RETURNED; after it the successor never touches n again. */
+            while (atomic_load_explicit(&n->state, memory_order_acquire) !=
+                   CLH_RETURNED)
+                clh_pause(&spins);
+            return;
+        }
+        clh_node_t *next = (clh_node_t *)(s & ~CLH_ABANDONED);
+        if (n != &w->own) clh_node_give_back(n); /* nobody can reach it */
+        n = next;
+    }
 }
 
 /* Traits (see lockmap/lock_seam.h). */
@@ -267,10 +323,10 @@ static inline void clh_unlock(clh_lock_t *l, clh_waiter_t *w) {
 #define CLH_LOCK_FIFO 1         /* lock() serves queued waiters in arrival order */
 #define CLH_LOCK_QUEUE_TAIL 1   /* clh_lock_t has `tail`, non-NULL while anyone holds or waits */
 #define CLH_LOCK_QUEUE_TICKET 0 /* no ticket counters */
-#define CLH_LOCK_TIMED_QUEUES 0 /* a timed waiter polls trylock */
+#define CLH_LOCK_TIMED_QUEUES 1 /* a timed waiter waits in the queue */
 #define CLH_LOCK_NUMA 0         /* not node-aware */
 #define CLH_LOCK_PARKS 0        /* waiters spin, then yield; never sleep */
-#define CLH_LOCK_TIMED_COST "polls trylock until the deadline: not FIFO, can wait out its deadline while lock() callers keep the queue busy"
+#define CLH_LOCK_TIMED_COST "queued: on timeout marks its predecessor's node abandoned and leaves; unlock walks past and recycles"
 /* clang-format on */
 
 #endif
