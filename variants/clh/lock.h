@@ -5,7 +5,7 @@
  * Landin and E. Hagersten, "Queue Locks on Cache Coherent Multiprocessors"
  * (IPPS 1994). The queue is implicit: a waiter swaps its node in as the tail
  * and spins on the node it got back, its predecessor's; a release is one
- * store to the releaser's own node. Unlike MCS there are no links to write,
+ * CAS on the releaser's own node. Unlike MCS there are no links to write,
  * so unlock never waits for a successor to finish enqueueing.
  *
  *   tail -> NULL                 free (unlike the papers' dummy node, so a
@@ -14,42 +14,57 @@
  *   tail -> C, C spins on B, B spins on A
  *                                A holds; B then C wait, in order
  *
- * Node state; the node belongs to whoever holds its pointer last:
+ * Node state. The node's owner resets it to HELD and publishes it; the
+ * unlock that reaches it (its owner's, or one walking past abandoned nodes)
+ * grants or lends with a CAS; its successor acts on the result, or marks it:
  *
- *          unlock, a successor exists: store GRANTED;
- *   +------+   the node now belongs to the successor   +---------+
- *   | HELD | ----------------------------------------> | GRANTED |
- *   +------+                                           +---------+
- *      |  unlock of a LENT node (below): store LENT, wait
- *      +----------------------> +------+  successor: store   +----------+
- *                               | LENT | ------------------> | RETURNED |
- *                               +------+                     +----------+
+ *          unlock, a successor exists: CAS HELD -> GRANTED;
+ *   +------+   the node now belongs to the successor    +---------+
+ *   | HELD | -----------------------------------------> | GRANTED |
+ *   +------+                                            +---------+
+ *    |  |  unlock of a lent node (below): CAS HELD -> LENT, wait
+ *    |  +------------------> +------+  successor: store   +----------+
+ *    |                       | LENT | ------------------> | RETURNED |
+ *    |                       +------+                     +----------+
+ *    |  timed successor m past its deadline: CAS HELD -> m|ABANDONED
+ *    +-------------------> +-------------+  the unlock that reaches this node
+ *                          | m|ABANDONED |  takes it back and carries on
+ *                          +-------------+  from m, whose owner has left
  *
  * Nodes outlive the unlock: a releaser's node is still being read by its
  * successor, which inherits it once it sees GRANTED. So nodes are not in the
  * caller's waiter (which dies at unlock) but on the heap: each thread keeps
  * up to CLH_CACHE_NODES spare nodes, takes one per acquisition (malloc when
  * it has none), and puts back the predecessor's node it inherits, or its own
- * when it leaves an empty queue. A contended handover passes one node from
- * releaser to successor, so a thread's cache stays level. The cache is freed
- * at thread exit (a pthread key destructor). If malloc fails, the
- * acquisition lends the node inside its waiter instead: its unlock then
- * marks it LENT and waits until the successor has seen it (RETURNED), the
- * way Hemlock's unlock waits for an ack.
+ * when it leaves an empty queue, or abandoned ones its unlock walks past. A
+ * contended handover passes one node from releaser to successor, so a
+ * thread's cache stays level. The cache is freed at thread exit (a pthread
+ * key destructor). If malloc fails, the acquisition lends the node inside
+ * its waiter instead: its unlock then marks it LENT and waits until the
+ * successor has seen it (RETURNED), the way Hemlock's unlock waits for an
+ * ack.
  *
- * Timed lock: polls trylock until the deadline and never queues. A queued
- * CLH waiter that gives up has to leave its node behind for its successor to
- * skip (M. L. Scott and W. N. Scherer III, "Scalable Queue-Based Spin Locks
- * with Timeout", PPoPP 2001), and a node left as the tail keeps the lock
- * word non-NULL after the lock is free: trylock would then have to inspect
- * nodes it does not own, which other threads may be recycling (ABA). The
- * cost: timed callers are not FIFO, and while lock() callers keep the queue
- * non-empty a timed caller cannot get in and waits out its deadline, polling.
+ * Timed lock, after M. L. Scott and W. N. Scherer III, "Scalable Queue-Based
+ * Spin Locks with Timeout" (PPoPP 2001), but with the mark in the
+ * predecessor's node, where the unlock will look, rather than in the
+ * abandoned one: a timed waiter queues a heap node like any other; past its
+ * deadline it CASes its predecessor's state from HELD to its own node's
+ * address tagged ABANDONED, and returns at once, leaving its node queued.
+ * The unlock that reaches the predecessor finds the mark instead of granting;
+ * the predecessor is its own again, and it carries on from the abandoned
+ * node as if it were its own: swings the tail from it to NULL if it is last
+ * (so a free lock's tail is always NULL, and trylock stays one CAS), or
+ * grants through it. Abandoning and granting are both CASes from HELD on the
+ * same word, so exactly one wins: a waiter granted as its deadline passes
+ * keeps the lock. Cost: a CAS instead of a store to grant, and an unlock
+ * walks past each abandoned node behind it (two CASes each). A timed waiter
+ * whose node is lent (malloc failed) cannot leave it behind, so it polls
+ * trylock until the deadline instead.
  *
- * FIFO: the lock passes to waiters in the order they swapped the tail.
- * Threads outnumbering cores: the lock can only go to the next waiter, so a
- * preempted waiter stalls the queue (the FIFO convoy); waiters yield the core
- * after CLH_YIELD_AFTER spins.
+ * FIFO: the lock passes to waiters (timed ones included) in the order they
+ * swapped the tail. Threads outnumbering cores: the lock can only go to the
+ * next waiter, so a preempted waiter stalls the queue (the FIFO convoy);
+ * waiters yield the core after CLH_YIELD_AFTER spins.
  */
 #ifndef LOCKMAP_VARIANTS_CLH_LOCK_H
 #define LOCKMAP_VARIANTS_CLH_LOCK_H
@@ -67,13 +82,15 @@
 /* PAUSEs of pure spinning before each further check also yields the core:
  * as in mcs, ~2-20 us, longer than handovers between running threads. */
 #define CLH_YIELD_AFTER 512
-/* A polling timed waiter reads the clock once per this many PAUSEs (~0.3-2
- * us), so the clock read stays a small part of the spin. */
+/* A timed waiter reads the clock once per this many PAUSEs (~0.3-2 us), so
+ * the clock read stays a small part of the spin; once it yields it reads
+ * the clock every round. */
 #define CLH_CLOCK_EVERY 64
-/* Spare nodes a thread keeps. A thread gains a node only when it inherits
- * one and then leaves an empty queue, and loses one in the opposite case, so
- * the count drifts by one per such acquisition; 8 absorbs the drift of a
- * thread that holds a few keys at once, and costs at most 512 bytes. */
+/* Spare nodes a thread keeps. A thread gains a node when it inherits one and
+ * then leaves an empty queue, or walks past an abandoned one, and loses one
+ * in the opposite case or when it abandons its own, so the count drifts by
+ * about one per such acquisition; 8 absorbs the drift of a thread that holds
+ * a few keys at once, and costs at most 512 bytes. */
 #define CLH_CACHE_NODES 8
 /* A node fills a cache line, so a waiter spinning on its predecessor's node
  * shares that line with nobody else. */
