@@ -29,6 +29,10 @@ BACK_ENDS = {
     "mcscr": "mcscr",
     "cohort": "cohort",
     "shfl": "shfl",
+    "clh": "clh",
+    "hemlock": "hemlock",
+    "twa": "twa",
+    "anderson": "anderson",
 }
 
 # What //lockmap:lockmap links.

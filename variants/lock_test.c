@@ -13,6 +13,13 @@
  *   LT_NUMA           NUMA-aware: the node map of base/topology.h, with one
  *                     of LT_CNA, LT_COHORT, LT_SHFL naming the back end
  *   LT_MCSCR          mcscr's passive list and its fairness bound
+ *   LT_FIFO_WAITERS   how many queued waiters the FIFO promise covers
+ *                     (default FIFO_THREADS)
+ *   LT_ANDERSON       anderson's bounded slots (ANDERSON_SLOTS) exist
+ *   LT_WAITER_REUSE   a waiter read by a successor (hemlock's grant word):
+ *                     check that unlock returns only once it is unread
+ *   LT_CLH            clh allocates its nodes with aligned_alloc and lends
+ *                     the waiter's own node when that fails
  *
  * Worker threads never call cmocka asserts (they longjmp on the main
  * thread's stack); they count failures with CHECK, and the main thread
@@ -40,7 +47,17 @@
 #include <hwloc.h>
 #endif
 
+#ifdef LT_CLH
+/* The back end's node allocations go through lt_aligned_alloc, which a test
+ * can make fail. stdlib.h is included first, so its declaration keeps the
+ * real name. */
+void *lt_aligned_alloc(size_t alignment, size_t size);
+#define aligned_alloc lt_aligned_alloc
+#endif
 #include "lockmap/lock_seam.h"
+#ifdef LT_CLH
+#undef aligned_alloc
+#endif
 #include "base/platform.h"
 
 /* Sanitizers make every atomic and thread switch 5-20x slower: run fewer
@@ -427,6 +444,11 @@ static void fifo_worker(int id) {
     lm_lock_release(&g_lock, &w);
 }
 
+#ifndef LT_FIFO_WAITERS
+#define LT_FIFO_WAITERS FIFO_THREADS
+#endif
+_Static_assert(LT_FIFO_WAITERS <= FIFO_THREADS, "g_order is too small");
+
 /* Waiters that queue one after another are served in that order. */
 static void test_fifo_order(void **state) {
     (void)state;
@@ -434,17 +456,59 @@ static void test_fifo_order(void **state) {
         lm_waiter_t w;
         lm_lock_acquire(&g_lock, &w);
         g_served = 0;
-        lt_thread t[FIFO_THREADS];
-        for (int i = 0; i < FIFO_THREADS; i++) {
+        lt_thread t[LT_FIFO_WAITERS];
+        for (int i = 0; i < LT_FIFO_WAITERS; i++) {
             uintptr_t m = queue_mark();
             lt_start(&t[i], fifo_worker, i);
             wait_queue_grew(m); /* i is queued before i+1 starts */
         }
         lm_lock_release(&g_lock, &w);
-        for (int i = 0; i < FIFO_THREADS; i++) lt_join(&t[i]);
-        assert_int_equal(g_served, FIFO_THREADS);
-        for (int i = 0; i < FIFO_THREADS; i++) assert_int_equal(g_order[i], i);
+        for (int i = 0; i < LT_FIFO_WAITERS; i++) lt_join(&t[i]);
+        assert_int_equal(g_served, LT_FIFO_WAITERS);
+        for (int i = 0; i < LT_FIFO_WAITERS; i++)
+            assert_int_equal(g_order[i], i);
     }
+    assert_lock_healthy();
+}
+#endif
+
+#ifdef LT_ANDERSON
+/* ---- anderson: the slot bound ------------------------------------------- */
+
+/* Tickets out (held or queued) right now. Relaxed: only a snapshot to check
+ * a bound; owner is read first, so the difference cannot underflow. */
+static uint32_t anderson_tickets_out(void) {
+    uint32_t o = atomic_load_explicit(&g_lock.owner, memory_order_relaxed);
+    return atomic_load_explicit(&g_lock.next, memory_order_relaxed) - o;
+}
+
+/* Twice as many waiters as slots: ANDERSON_SLOTS tickets get out (the
+ * holder's and the queued), the rest wait outside without a ticket, and the
+ * bound holds for as long as the main thread watches; after the release
+ * every waiter gets in once. */
+static void test_anderson_slot_bound(void **state) {
+    (void)state;
+    enum { WAITERS = 2 * ANDERSON_SLOTS, WATCH = 200 };
+    for (int round = 0; round < LT_ITERS(10); round++) {
+        unsigned long before = g_counter;
+        lm_waiter_t w;
+        lm_lock_acquire(&g_lock, &w);
+        lt_thread t[WAITERS];
+        for (int i = 0; i < WAITERS; i++) lt_start(&t[i], behind_worker, i);
+        while (anderson_tickets_out() < ANDERSON_SLOTS) sched_yield();
+        uint32_t most = 0; /* asserted after the joins */
+        for (int i = 0; i < WATCH; i++) {
+            uint32_t out = anderson_tickets_out();
+            if (out > most) most = out;
+            sched_yield();
+        }
+        lm_lock_release(&g_lock, &w);
+        for (int i = 0; i < WAITERS; i++) lt_join(&t[i]);
+        assert_int_equal(most, ANDERSON_SLOTS);
+        assert_int_equal(g_counter, before + WAITERS);
+        assert_int_equal(anderson_tickets_out(), 0);
+    }
+    assert_int_equal(atomic_load(&g_failures), 0);
     assert_lock_healthy();
 }
 #endif
@@ -944,6 +1008,66 @@ static void test_mcscr_passive_bound(void **state) {
 }
 #endif
 
+#if defined(LT_WAITER_REUSE) || defined(LT_CLH)
+/* Each release is followed at once by garbage in the waiter, as when the
+ * caller reuses its lockmap_entry: nothing in the waiter may be read after
+ * unlock returns (a successor that did would read garbage and, in the back
+ * ends with an ack or a lent node, wait forever: the test hangs). */
+static void poison_worker(int id) {
+    (void)id;
+    lm_waiter_t w;
+    for (int i = 0; i < LT_ITERS(5000); i++) {
+        lm_lock_acquire(&g_lock, &w);
+        critical_section();
+        lm_lock_release(&g_lock, &w);
+        memset(&w, 0xa5, sizeof w);
+    }
+}
+#endif
+
+#ifdef LT_WAITER_REUSE
+/* The waiter is garbage right after each unlock, under contention. */
+static void test_waiter_reuse_after_unlock(void **state) {
+    (void)state;
+    run_threads(8, poison_worker);
+    assert_int_equal(atomic_load(&g_failures), 0);
+    assert_int_equal(g_counter, 8ul * LT_ITERS(5000));
+    assert_lock_healthy();
+}
+#endif
+
+#ifdef LT_CLH
+/* ---- clh: lent nodes ---------------------------------------------------- */
+
+static atomic_int g_alloc_fails;     /* set: lt_aligned_alloc fails */
+static atomic_ulong g_alloc_refused; /* allocations it refused */
+
+void *lt_aligned_alloc(size_t alignment, size_t size) {
+    /* Relaxed: a switch set between phases, and a count read after joins. */
+    if (atomic_load_explicit(&g_alloc_fails, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&g_alloc_refused, 1, memory_order_relaxed);
+        return NULL;
+    }
+    return aligned_alloc(alignment, size);
+}
+
+/* With every node allocation failing, fresh threads (no spare nodes) lend
+ * their waiter's node for each acquisition, so every contended unlock takes
+ * the LENT -> RETURNED path: still no overlap and no lost increment, and the
+ * lock works normally afterwards. */
+static void test_clh_lent_nodes(void **state) {
+    (void)state;
+    atomic_store(&g_alloc_refused, 0);
+    atomic_store(&g_alloc_fails, 1);
+    run_threads(8, poison_worker);
+    atomic_store(&g_alloc_fails, 0);
+    assert_int_equal(atomic_load(&g_failures), 0);
+    assert_int_equal(g_counter, 8ul * LT_ITERS(5000));
+    assert_true(atomic_load(&g_alloc_refused) >= 8);
+    assert_lock_healthy();
+}
+#endif
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -973,6 +1097,15 @@ int main(void) {
 #endif
 #ifdef LT_MCSCR
         T(test_mcscr_passive_bound),
+#endif
+#ifdef LT_ANDERSON
+        T(test_anderson_slot_bound),
+#endif
+#ifdef LT_WAITER_REUSE
+        T(test_waiter_reuse_after_unlock),
+#endif
+#ifdef LT_CLH
+        T(test_clh_lent_nodes),
 #endif
     };
     return cmocka_run_group_tests_name(LT_VARIANT_NAME, tests, NULL, NULL);

@@ -12,6 +12,16 @@ _QUEUE = {
     "cohort": ["LT_QUEUE_TAILS", "LT_COHORT", "LT_NUMA"],
     "mcscr": ["LT_QUEUE_TAIL", "LT_MCSCR"],
     "shfl": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_SHFL", "LT_NUMA"],
+    "clh": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_FIFO", "LT_CLH"],
+    "hemlock": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_FIFO", "LT_WAITER_REUSE"],
+    "twa": ["LT_QUEUE_TICKET", "LT_FIFO"],
+    "anderson": [
+        "LT_QUEUE_TICKET",
+        "LT_FIFO",
+        # FIFO only among the queued: ANDERSON_SLOTS (8) less the holder
+        "LT_FIFO_WAITERS=7",
+        "LT_ANDERSON",
+    ],
 }
 
 def lock_tests():
