@@ -8,6 +8,9 @@
  *   LT_QUEUE_TAIL     the queue is observable as the tail pointer `tail`
  *   LT_TIMED_QUEUES   timedlock waits in the queue (else it polls)
  *   LT_FIFO           the back end promises FIFO order for lock()
+ *   LT_FIFO_QUEUED    threads already queued are served in queue order
+ *                     (a newcomer may barge ahead of them; LT_FIFO implies
+ *                     this)
  *   LT_CNA            the CNA topology hooks exist
  *
  * Worker threads never call cmocka asserts (they longjmp on the main
@@ -136,7 +139,8 @@ static void wait_flag(atomic_int *flag) {
 /* Changes exactly when a waiter takes a ticket. */
 static uintptr_t queue_mark(void) {
     /* Relaxed: only polled for a change. */
-    return atomic_load_explicit(&g_lock.next, memory_order_relaxed);
+    return ticket_next(
+        atomic_load_explicit(&g_lock.word, memory_order_relaxed));
 }
 #elif defined(LT_QUEUE_TAIL)
 #define LT_HAS_QUEUE 1
@@ -396,7 +400,7 @@ static void test_timeout_in_middle_of_queue(void **state) {
     assert_lock_healthy();
 }
 
-#if defined(LT_FIFO) || defined(LT_CNA)
+#if defined(LT_FIFO) || defined(LT_FIFO_QUEUED) || defined(LT_CNA)
 /* Records the order in which threads get the lock. */
 #define FIFO_THREADS 8
 static int g_order[FIFO_THREADS];
@@ -410,25 +414,113 @@ static void fifo_worker(int id) {
 }
 #endif
 
-#ifdef LT_FIFO
+#if defined(LT_FIFO) || defined(LT_FIFO_QUEUED)
+/* One round: FIFO_THREADS waiters queue one after another behind the main
+ * thread, which then releases; they must be served in that order. Nobody
+ * else competes, so a back end that lets newcomers barge (LT_FIFO_QUEUED)
+ * must keep this order too. */
+static void fifo_round(void) {
+    lm_waiter_t w;
+    lm_lock_acquire(&g_lock, &w);
+    g_served = 0;
+    lt_thread t[FIFO_THREADS];
+    for (int i = 0; i < FIFO_THREADS; i++) {
+        uintptr_t m = queue_mark();
+        lt_start(&t[i], fifo_worker, i);
+        wait_queue_grew(m); /* i is queued before i+1 starts */
+    }
+    lm_lock_release(&g_lock, &w);
+    for (int i = 0; i < FIFO_THREADS; i++) lt_join(&t[i]);
+    assert_int_equal(g_served, FIFO_THREADS);
+    for (int i = 0; i < FIFO_THREADS; i++) assert_int_equal(g_order[i], i);
+}
+
 /* Waiters that queue one after another are served in that order. */
 static void test_fifo_order(void **state) {
     (void)state;
+    for (int round = 0; round < LT_ITERS(40); round++) fifo_round();
+    assert_lock_healthy();
+}
+#endif
+
+#ifdef LT_QUEUE_TICKET
+/* ---- ticket: the 32-bit counters across their wrap ---------------------- */
+
+/* Both counters of the lock word, as (next, owner). */
+static void assert_ticket_counters(uint32_t next, uint32_t owner) {
+    uint64_t word = atomic_load(&g_lock.word);
+    assert_int_equal(ticket_next(word), next);
+    assert_int_equal(ticket_owner(word), owner);
+}
+
+/* One thread: lock/unlock and trylock/unlock step both counters over
+ * UINT32_MAX to 0, and unlock's wrap leaves next alone. */
+static void test_ticket_counters_wrap(void **state) {
+    (void)state;
+    lm_waiter_t w;
+    ticket_lock_init_at(&g_lock, UINT32_MAX - 1);
+    lm_lock_acquire(&g_lock, &w);
+    assert_ticket_counters(UINT32_MAX, UINT32_MAX - 1);
+    lm_lock_release(&g_lock, &w);
+    assert_ticket_counters(UINT32_MAX, UINT32_MAX);
+    assert_true(lm_lock_try(&g_lock, &w));
+    assert_ticket_counters(0, UINT32_MAX);
+    lm_lock_release(&g_lock, &w); /* owner wraps; next must not move */
+    assert_ticket_counters(0, 0);
+    lm_lock_acquire(&g_lock, &w);
+    assert_ticket_counters(1, 0);
+    lm_lock_release(&g_lock, &w);
+    assert_ticket_counters(1, 1);
+    assert_lock_healthy();
+}
+
+/* FIFO order and mutual exclusion hold while the tickets wrap: each FIFO
+ * round starts the counters so that the wrap falls at another place in the
+ * queue (holder, first waiter, ..., last waiter). */
+static void test_ticket_fifo_and_exclusion_across_wrap(void **state) {
+    (void)state;
     for (int round = 0; round < LT_ITERS(40); round++) {
-        lm_waiter_t w;
-        lm_lock_acquire(&g_lock, &w);
-        g_served = 0;
-        lt_thread t[FIFO_THREADS];
-        for (int i = 0; i < FIFO_THREADS; i++) {
-            uintptr_t m = queue_mark();
-            lt_start(&t[i], fifo_worker, i);
-            wait_queue_grew(m); /* i is queued before i+1 starts */
-        }
-        lm_lock_release(&g_lock, &w);
-        for (int i = 0; i < FIFO_THREADS; i++) lt_join(&t[i]);
-        assert_int_equal(g_served, FIFO_THREADS);
-        for (int i = 0; i < FIFO_THREADS; i++) assert_int_equal(g_order[i], i);
+        uint32_t first = UINT32_MAX - (uint32_t)(round % (FIFO_THREADS + 1));
+        ticket_lock_init_at(&g_lock, first);
+        fifo_round();
+        uint32_t end = first + FIFO_THREADS + 1; /* mod 2^32 */
+        assert_ticket_counters(end, end);
     }
+    ticket_lock_init_at(&g_lock, UINT32_MAX - 1000);
+    exclusion(8, LT_ITERS(2000)); /* every kind of acquisition, over the wrap */
+    assert_lock_healthy();
+}
+
+/* A trylock that read a free lock and then stalled while 2^32 tickets were
+ * taken finds `next` back at the value it saw, but the lock held with a
+ * waiter queued: it must fail. ticket_trylock_from is trylock's CAS from a
+ * word read earlier; re-initialising the counters stands in for the 2^32 - 2
+ * acquisitions nobody can wait for. */
+static void test_ticket_stalled_trylock_fails_while_queued(void **state) {
+    (void)state;
+    ticket_lock_init_at(&g_lock, 0);
+    /* Relaxed, as in ticket_trylock: the read before the stall. */
+    uint64_t seen = atomic_load_explicit(&g_lock.word, memory_order_relaxed);
+    ticket_lock_init_at(&g_lock, UINT32_MAX - 1);
+    lm_waiter_t w;
+    lm_lock_acquire(&g_lock, &w); /* ticket UINT32_MAX - 1, served */
+    uintptr_t m = queue_mark();
+    lt_thread t;
+    lt_start(&t, behind_worker, 0); /* ticket UINT32_MAX, queued */
+    wait_queue_grew(m);
+    assert_ticket_counters(0, UINT32_MAX - 1); /* next is back at 0 */
+    assert_false(ticket_trylock_from(&g_lock, seen));
+    lm_waiter_t w2;
+    assert_false(lm_lock_try(&g_lock, &w2));
+    struct timespec past = {0, 0};
+    assert_false(lm_lock_timed(&g_lock, &w2, &past));
+    assert_ticket_counters(0, UINT32_MAX - 1); /* the failures took nothing */
+    critical_section();
+    lm_lock_release(&g_lock, &w);
+    lt_join(&t); /* the queued waiter got it */
+    assert_ticket_counters(0, 0);
+    assert_int_equal(g_counter, 2);
+    assert_int_equal(atomic_load(&g_failures), 0);
     assert_lock_healthy();
 }
 #endif
@@ -674,8 +766,13 @@ int main(void) {
         T(test_timedlock_past_deadline_free_lock),
         T(test_timedlock_succeeds_when_released),
         T(test_timeout_in_middle_of_queue),
-#ifdef LT_FIFO
+#if defined(LT_FIFO) || defined(LT_FIFO_QUEUED)
         T(test_fifo_order),
+#endif
+#ifdef LT_QUEUE_TICKET
+        T(test_ticket_counters_wrap),
+        T(test_ticket_fifo_and_exclusion_across_wrap),
+        T(test_ticket_stalled_trylock_fails_while_queued),
 #endif
         T(test_no_lost_wakeups),
         T(test_timeouts_under_contention),

@@ -7,7 +7,7 @@ load("//lockmap:variants.bzl", "VARIANTS", "variant_defines")
 _QUEUE = {
     "ticket": ["LT_QUEUE_TICKET", "LT_FIFO"],
     "mcs": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_FIFO"],
-    "mcs-park": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES"],
+    "mcs-park": ["LT_QUEUE_TAIL", "LT_TIMED_QUEUES", "LT_FIFO_QUEUED"],
     "cna": ["LT_QUEUE_TAIL", "LT_CNA"],
 }
 
