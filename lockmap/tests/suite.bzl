@@ -37,7 +37,10 @@ def lockmap_test_suites():
                 size = size,
                 srcs = [suite + ".c", "test_util.h"],
                 linkopts = ["-lcmocka", "-lpthread"],
-                local_defines = _PEER_LIMITS.get(v, []),
+                # LM_TEST_VARIANT: what lockmap_variant() must return.
+                local_defines = _PEER_LIMITS.get(v, []) + [
+                    "LM_TEST_VARIANT=\\\"%s\\\"" % v,
+                ],
                 tags = [suite, "variant-" + v] + (["peer"] if v in PEERS else []),
                 deps = ["//lockmap:lockmap_" + v if v in VARIANTS else PEERS[v]],
             )
