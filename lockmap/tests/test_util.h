@@ -25,8 +25,9 @@
 
 /* A time budget for tests whose iteration counts would make FIFO spinning
  * locks (ticket, mcs) crawl when 16 threads share 2 cores: each thread stops
- * at its iteration count or at the deadline, whichever comes first, and the
- * test checks its invariant against the work actually done. */
+ * at its iteration count or at the deadline, whichever comes first (but not
+ * before LM_TEST_MIN_ITERS), and the test checks its invariant against the
+ * work actually done. */
 #define LM_TEST_BUDGET_NS 1500000000ull
 
 static inline uint64_t lm_test_now_ns(void) {
