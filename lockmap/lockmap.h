@@ -87,7 +87,14 @@ typedef struct lockmap_entry {
 /* 0, -ENOMEM, -EINVAL. On error the entry holds nothing. */
 int lockmap_lock(lockmap *map, const void *key, size_t klen,
                  lockmap_entry *entry);
-/* 0, or -EBUSY when another thread holds the key. */
+/* 0, or -EBUSY when another thread holds the key's lock at that moment.
+ * That need not be an entry: the map's own operations hold key locks for an
+ * instant, so -EBUSY may come while no thread holds the key through this
+ * API: a get, insert or remove of the key (which take its lock briefly), a
+ * for_each/retain/clear visiting it, or a lock-free lookup of another key
+ * that probed this key's state while it was being reused (it trylocks the
+ * state's lock, sees the key is not its own, and lets go). Retry, or use
+ * lockmap_lock / lockmap_timedlock, when "free" must mean free. */
 int lockmap_trylock(lockmap *map, const void *key, size_t klen,
                     lockmap_entry *entry);
 /* 0, or -ETIMEDOUT after timeout_ns nanoseconds (relative to the call). */

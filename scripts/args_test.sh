@@ -38,6 +38,7 @@ PROGRAMS=(
     "scripts/fuzz seconds:count help:flag"
     "scripts/install prefix:outdir help:flag"
     "scripts/soak minutes:secs seed:u64 help:flag"
+    "scripts/stress rounds:count help:flag"
     "scripts/modelcheck help:flag"
     "scripts/sweep out:outfile lmbench:infile dry-run:flag help:flag"
     "scripts/compare baseline:name format:word wide:flag workload:list

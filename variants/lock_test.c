@@ -1,25 +1,28 @@
 /* Tests of one lock back end on its own, through the seam
  * (lockmap/lock_seam.h).
  *
- * Compiled once per back end by variants/lock_tests.bzl with the core's
- * LM_ALGO / LM_VARIANT_HEADER, plus:
- *   LT_VARIANT_NAME   the expected lm_lock_name()
- *   LT_QUEUE_TICKET   the queue is observable as the ticket counter `next`
- *   LT_QUEUE_TAIL     the queue is observable as the tail pointer `tail`
+ * Compiled once per back end by variants/lock_tests.bzl with the seam's
+ * defines (lock_defines in //:registry.bzl) and LT_VARIANT_NAME, the
+ * expected lm_lock_name(). What else it runs follows from the back end's
+ * own header (see "what the back end under test promises" below):
+ *   LT_FIFO           lock() serves waiters in arrival order
+ *   LT_FIFO_QUEUED    threads already queued are served in queue order
+ *                     (a newcomer may barge ahead of them)
  *   LT_TIMED_QUEUES   timedlock waits in the queue (else it polls)
- *   LT_FIFO           the back end promises FIFO order for lock()
- *   LT_QUEUE_TAILS    the queues are observable as the tail pointers
- *                     `tails[]` (one per NUMA node)
  *   LT_NUMA           NUMA-aware: the node map of base/topology.h, with one
  *                     of LT_CNA, LT_COHORT, LT_SHFL naming the back end
+ *   LT_QUEUE_TICKET   the queue is observable as the ticket counter `next`
+ *                     (LT_TICKET: the ticket lock's packed word)
+ *   LT_QUEUE_TAIL     the queue is observable as the tail pointer `tail`
+ *   LT_QUEUE_TAILS    the queues are observable as the tail pointers
+ *                     `tails[]` (cohort: one per NUMA node)
  *   LT_MCSCR          mcscr's passive list and its fairness bound
  *   LT_FIFO_WAITERS   how many queued waiters the FIFO promise covers
- *                     (default FIFO_THREADS)
- *   LT_ANDERSON       anderson's bounded slots (ANDERSON_SLOTS) exist
+ *                     (default FIFO_THREADS; anderson: its slots less one)
+ *   LT_ANDERSON       anderson's bounded slots (ANDERSON_SLOTS)
  *   LT_WAITER_REUSE   a waiter read by a successor (hemlock's grant word):
  *                     check that unlock returns only once it is unread
- *   LT_CLH            clh allocates its nodes with aligned_alloc and lends
- *                     the waiter's own node when that fails
+ *   LT_CLH            clh's lent nodes, when its node allocations fail
  *
  * Worker threads never call cmocka asserts (they longjmp on the main
  * thread's stack); they count failures with CHECK, and the main thread
@@ -43,22 +46,67 @@
 
 #include <cmocka.h>
 
-#ifdef LT_NUMA
 #include <hwloc.h>
-#endif
 
-#ifdef LT_CLH
-/* The back end's node allocations go through lt_aligned_alloc, which a test
- * can make fail. stdlib.h is included first, so its declaration keeps the
- * real name. */
+/* A back end's aligned_alloc calls go through lt_aligned_alloc, which a test
+ * can make fail (clh's lent nodes). stdlib.h is included first, so its
+ * declaration keeps the real name. */
 void *lt_aligned_alloc(size_t alignment, size_t size);
 #define aligned_alloc lt_aligned_alloc
-#endif
 #include "lockmap/lock_seam.h"
-#ifdef LT_CLH
 #undef aligned_alloc
-#endif
 #include "base/platform.h"
+
+/* ---- what the back end under test promises and exposes -------------------
+ * Its promises come from the traits its lock.h declares (lockmap/lock_seam.h);
+ * the white-box tests of one algorithm's own mechanism are compiled when its
+ * header is the one under test (its include guard is defined). Neither this
+ * file nor the build keeps a list of back ends. */
+#if LM_LOCK_TRAIT(FIFO)
+#define LT_FIFO 1
+#endif
+#if LM_LOCK_TRAIT(FIFO_QUEUED)
+#define LT_FIFO_QUEUED 1
+#endif
+#if LM_LOCK_TRAIT(TIMED_QUEUES)
+#define LT_TIMED_QUEUES 1
+#endif
+#if LM_LOCK_TRAIT(NUMA)
+#define LT_NUMA 1
+#endif
+#if LM_LOCK_TRAIT(QUEUE_TICKET)
+#define LT_QUEUE_TICKET 1
+#endif
+#if LM_LOCK_TRAIT(QUEUE_TAIL)
+#define LT_QUEUE_TAIL 1
+#endif
+#ifdef LOCKMAP_VARIANTS_TICKET_LOCK_H
+#define LT_TICKET 1 /* both counters in one word: the wrap tests */
+#endif
+#ifdef LOCKMAP_VARIANTS_CNA_LOCK_H
+#define LT_CNA 1
+#endif
+#ifdef LOCKMAP_VARIANTS_COHORT_LOCK_H
+#define LT_COHORT 1
+#define LT_QUEUE_TAILS 1 /* one queue per node */
+#endif
+#ifdef LOCKMAP_VARIANTS_SHFL_LOCK_H
+#define LT_SHFL 1
+#endif
+#ifdef LOCKMAP_VARIANTS_MCSCR_LOCK_H
+#define LT_MCSCR 1
+#endif
+#ifdef LOCKMAP_VARIANTS_ANDERSON_LOCK_H
+#define LT_ANDERSON 1
+/* FIFO among the waiters that hold a slot: the slots less the holder's. */
+#define LT_FIFO_WAITERS (ANDERSON_SLOTS - 1)
+#endif
+#ifdef LOCKMAP_VARIANTS_HEMLOCK_LOCK_H
+#define LT_WAITER_REUSE 1 /* the successor reads the waiter's grant word */
+#endif
+#ifdef LOCKMAP_VARIANTS_CLH_LOCK_H
+#define LT_CLH 1
+#endif
 
 /* Sanitizers make every atomic and thread switch 5-20x slower: run fewer
  * iterations there, but every test. */
@@ -152,7 +200,15 @@ static void wait_flag(atomic_int *flag) {
 
 /* ---- observing the queue (back ends that have one) --------------------- */
 
-#if defined(LT_QUEUE_TICKET)
+#if defined(LT_TICKET)
+#define LT_HAS_QUEUE 1
+/* Changes exactly when a waiter takes a ticket. */
+static uintptr_t queue_mark(void) {
+    /* Relaxed: only polled for a change. */
+    return ticket_next(
+        atomic_load_explicit(&g_lock.word, memory_order_relaxed));
+}
+#elif defined(LT_QUEUE_TICKET)
 #define LT_HAS_QUEUE 1
 /* Changes exactly when a waiter takes a ticket. */
 static uintptr_t queue_mark(void) {
@@ -429,14 +485,14 @@ static void test_timeout_in_middle_of_queue(void **state) {
     assert_lock_healthy();
 }
 
-#if defined(LT_FIFO) || defined(LT_NUMA)
+#if defined(LT_FIFO) || defined(LT_FIFO_QUEUED) || defined(LT_NUMA)
 /* Records the order in which threads get the lock. */
 #define FIFO_THREADS 8
 static int g_order[FIFO_THREADS];
 static int g_served; /* under g_lock */
 #endif
 
-#ifdef LT_FIFO
+#if defined(LT_FIFO) || defined(LT_FIFO_QUEUED)
 static void fifo_worker(int id) {
     lm_waiter_t w;
     lm_lock_acquire(&g_lock, &w);
@@ -449,25 +505,112 @@ static void fifo_worker(int id) {
 #endif
 _Static_assert(LT_FIFO_WAITERS <= FIFO_THREADS, "g_order is too small");
 
+/* One round: LT_FIFO_WAITERS waiters queue one after another behind the main
+ * thread, which then releases; they must be served in that order. Nobody
+ * else competes, so a back end that lets newcomers barge (LT_FIFO_QUEUED)
+ * must keep this order too. */
+static void fifo_round(void) {
+    lm_waiter_t w;
+    lm_lock_acquire(&g_lock, &w);
+    g_served = 0;
+    lt_thread t[LT_FIFO_WAITERS];
+    for (int i = 0; i < LT_FIFO_WAITERS; i++) {
+        uintptr_t m = queue_mark();
+        lt_start(&t[i], fifo_worker, i);
+        wait_queue_grew(m); /* i is queued before i+1 starts */
+    }
+    lm_lock_release(&g_lock, &w);
+    for (int i = 0; i < LT_FIFO_WAITERS; i++) lt_join(&t[i]);
+    assert_int_equal(g_served, LT_FIFO_WAITERS);
+    for (int i = 0; i < LT_FIFO_WAITERS; i++) assert_int_equal(g_order[i], i);
+}
+
 /* Waiters that queue one after another are served in that order. */
 static void test_fifo_order(void **state) {
     (void)state;
+    for (int round = 0; round < LT_ITERS(40); round++) fifo_round();
+    assert_lock_healthy();
+}
+#endif
+
+#ifdef LT_TICKET
+/* ---- ticket: the 32-bit counters across their wrap ---------------------- */
+
+/* Both counters of the lock word, as (next, owner). */
+static void assert_ticket_counters(uint32_t next, uint32_t owner) {
+    uint64_t word = atomic_load(&g_lock.word);
+    assert_int_equal(ticket_next(word), next);
+    assert_int_equal(ticket_owner(word), owner);
+}
+
+/* One thread: lock/unlock and trylock/unlock step both counters over
+ * UINT32_MAX to 0, and unlock's wrap leaves next alone. */
+static void test_ticket_counters_wrap(void **state) {
+    (void)state;
+    lm_waiter_t w;
+    ticket_lock_init_at(&g_lock, UINT32_MAX - 1);
+    lm_lock_acquire(&g_lock, &w);
+    assert_ticket_counters(UINT32_MAX, UINT32_MAX - 1);
+    lm_lock_release(&g_lock, &w);
+    assert_ticket_counters(UINT32_MAX, UINT32_MAX);
+    assert_true(lm_lock_try(&g_lock, &w));
+    assert_ticket_counters(0, UINT32_MAX);
+    lm_lock_release(&g_lock, &w); /* owner wraps; next must not move */
+    assert_ticket_counters(0, 0);
+    lm_lock_acquire(&g_lock, &w);
+    assert_ticket_counters(1, 0);
+    lm_lock_release(&g_lock, &w);
+    assert_ticket_counters(1, 1);
+    assert_lock_healthy();
+}
+
+/* FIFO order and mutual exclusion hold while the tickets wrap: each FIFO
+ * round starts the counters so that the wrap falls at another place in the
+ * queue (holder, first waiter, ..., last waiter). */
+static void test_ticket_fifo_and_exclusion_across_wrap(void **state) {
+    (void)state;
     for (int round = 0; round < LT_ITERS(40); round++) {
-        lm_waiter_t w;
-        lm_lock_acquire(&g_lock, &w);
-        g_served = 0;
-        lt_thread t[LT_FIFO_WAITERS];
-        for (int i = 0; i < LT_FIFO_WAITERS; i++) {
-            uintptr_t m = queue_mark();
-            lt_start(&t[i], fifo_worker, i);
-            wait_queue_grew(m); /* i is queued before i+1 starts */
-        }
-        lm_lock_release(&g_lock, &w);
-        for (int i = 0; i < LT_FIFO_WAITERS; i++) lt_join(&t[i]);
-        assert_int_equal(g_served, LT_FIFO_WAITERS);
-        for (int i = 0; i < LT_FIFO_WAITERS; i++)
-            assert_int_equal(g_order[i], i);
+        uint32_t first = UINT32_MAX - (uint32_t)(round % (FIFO_THREADS + 1));
+        ticket_lock_init_at(&g_lock, first);
+        fifo_round();
+        uint32_t end = first + FIFO_THREADS + 1; /* mod 2^32 */
+        assert_ticket_counters(end, end);
     }
+    ticket_lock_init_at(&g_lock, UINT32_MAX - 1000);
+    exclusion(8, LT_ITERS(2000)); /* every kind of acquisition, over the wrap */
+    assert_lock_healthy();
+}
+
+/* A trylock that read a free lock and then stalled while 2^32 tickets were
+ * taken finds `next` back at the value it saw, but the lock held with a
+ * waiter queued: it must fail. ticket_trylock_from is trylock's CAS from a
+ * word read earlier; re-initialising the counters stands in for the 2^32 - 2
+ * acquisitions nobody can wait for. */
+static void test_ticket_stalled_trylock_fails_while_queued(void **state) {
+    (void)state;
+    ticket_lock_init_at(&g_lock, 0);
+    /* Relaxed, as in ticket_trylock: the read before the stall. */
+    uint64_t seen = atomic_load_explicit(&g_lock.word, memory_order_relaxed);
+    ticket_lock_init_at(&g_lock, UINT32_MAX - 1);
+    lm_waiter_t w;
+    lm_lock_acquire(&g_lock, &w); /* ticket UINT32_MAX - 1, served */
+    uintptr_t m = queue_mark();
+    lt_thread t;
+    lt_start(&t, behind_worker, 0); /* ticket UINT32_MAX, queued */
+    wait_queue_grew(m);
+    assert_ticket_counters(0, UINT32_MAX - 1); /* next is back at 0 */
+    assert_false(ticket_trylock_from(&g_lock, seen));
+    lm_waiter_t w2;
+    assert_false(lm_lock_try(&g_lock, &w2));
+    struct timespec past = {0, 0};
+    assert_false(lm_lock_timed(&g_lock, &w2, &past));
+    assert_ticket_counters(0, UINT32_MAX - 1); /* the failures took nothing */
+    critical_section();
+    lm_lock_release(&g_lock, &w);
+    lt_join(&t); /* the queued waiter got it */
+    assert_ticket_counters(0, 0);
+    assert_int_equal(g_counter, 2);
+    assert_int_equal(atomic_load(&g_failures), 0);
     assert_lock_healthy();
 }
 #endif
@@ -1036,8 +1179,7 @@ static void test_waiter_reuse_after_unlock(void **state) {
 }
 #endif
 
-#ifdef LT_CLH
-/* ---- clh: lent nodes ---------------------------------------------------- */
+/* ---- allocation failures (see lt_aligned_alloc above) ------------------ */
 
 static atomic_int g_alloc_fails;     /* set: lt_aligned_alloc fails */
 static atomic_ulong g_alloc_refused; /* allocations it refused */
@@ -1050,6 +1192,9 @@ void *lt_aligned_alloc(size_t alignment, size_t size) {
     }
     return aligned_alloc(alignment, size);
 }
+
+#ifdef LT_CLH
+/* ---- clh: lent nodes ---------------------------------------------------- */
 
 /* With every node allocation failing, fresh threads (no spare nodes) lend
  * their waiter's node for each acquisition, so every contended unlock takes
@@ -1080,8 +1225,13 @@ int main(void) {
         T(test_timedlock_past_deadline_free_lock),
         T(test_timedlock_succeeds_when_released),
         T(test_timeout_in_middle_of_queue),
-#ifdef LT_FIFO
+#if defined(LT_FIFO) || defined(LT_FIFO_QUEUED)
         T(test_fifo_order),
+#endif
+#ifdef LT_TICKET
+        T(test_ticket_counters_wrap),
+        T(test_ticket_fifo_and_exclusion_across_wrap),
+        T(test_ticket_stalled_trylock_fails_while_queued),
 #endif
         T(test_no_lost_wakeups),
         T(test_timeouts_under_contention),

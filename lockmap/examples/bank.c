@@ -13,6 +13,9 @@ enum { ACCOUNTS = 100, TELLERS = 6, AUDITORS = 2, TRANSFERS = 20000 };
 
 static atomic_int tellers_left = TELLERS;
 static atomic_int bad_audits, audits;
+/* lock_batch calls that failed (-ENOMEM, -EINVAL): each is a transfer or an
+ * audit that did not happen, so the run fails. */
+static atomic_int failed_batches;
 
 static uint64_t next_rand(uint64_t *s) {
     *s ^= *s << 13;
@@ -30,7 +33,13 @@ static void *teller(void *arg) {
         while (to == from);
         lockmap_key keys[2] = {{&from, sizeof from}, {&to, sizeof to}};
         lockmap_entry e[2];
-        if (lockmap_lock_batch(bank, keys, 2, e) != 0) continue;
+        int rc = lockmap_lock_batch(bank, keys, 2, e);
+        if (rc != 0) {
+            fprintf(stderr, "bank: transfer %u -> %u: lock_batch: %d\n", from,
+                    to, rc);
+            atomic_fetch_add(&failed_batches, 1);
+            continue;
+        }
         int64_t *a = lockmap_entry_value(&e[0]),
                 *b = lockmap_entry_value(&e[1]);
         int64_t amount = (int64_t)(next_rand(&seed) % 100);
@@ -54,7 +63,12 @@ static void *auditor(void *arg) {
         keys[i] = (lockmap_key){&ids[i], sizeof ids[i]};
     }
     do {
-        if (lockmap_lock_batch(bank, keys, ACCOUNTS, e) != 0) continue;
+        int rc = lockmap_lock_batch(bank, keys, ACCOUNTS, e);
+        if (rc != 0) {
+            fprintf(stderr, "bank: audit: lock_batch: %d\n", rc);
+            atomic_fetch_add(&failed_batches, 1);
+            continue;
+        }
         int64_t total = 0;
         for (int i = 0; i < ACCOUNTS; i++)
             total += *(int64_t *)lockmap_entry_value(&e[i]);
@@ -72,7 +86,11 @@ int main(void) {
     if (!bank) return 1;
     for (uint32_t i = 0; i < ACCOUNTS; i++) {
         int64_t balance = OPENING_BALANCE;
-        lockmap_insert(bank, &i, sizeof i, &balance, NULL);
+        if (lockmap_insert(bank, &i, sizeof i, &balance, NULL) != 0) {
+            fprintf(stderr, "bank: cannot open account %u\n", i);
+            lockmap_free(bank);
+            return 1;
+        }
     }
     pthread_t t[TELLERS + AUDITORS];
     for (int i = 0; i < TELLERS + AUDITORS; i++)
@@ -80,16 +98,19 @@ int main(void) {
     for (int i = 0; i < TELLERS + AUDITORS; i++) pthread_join(t[i], NULL);
     int64_t total = 0;
     for (uint32_t i = 0; i < ACCOUNTS; i++) {
-        int64_t balance;
-        lockmap_get(bank, &i, sizeof i, &balance);
+        int64_t balance = 0;
+        if (lockmap_get(bank, &i, sizeof i, &balance) != 1)
+            fprintf(stderr, "bank: account %u is gone\n", i);
         total += balance;
     }
-    printf("%d transfers, %d audits during them, %d inconsistent; total %lld\n",
+    printf("%d transfers, %d audits during them, %d inconsistent, %d failed "
+           "lock_batch calls; total %lld\n",
            TELLERS * TRANSFERS, atomic_load(&audits), atomic_load(&bad_audits),
-           (long long)total);
+           atomic_load(&failed_batches), (long long)total);
     lockmap_free(bank);
     if (total != (int64_t)ACCOUNTS * OPENING_BALANCE ||
-        atomic_load(&bad_audits) || atomic_load(&audits) == 0) {
+        atomic_load(&bad_audits) || atomic_load(&audits) == 0 ||
+        atomic_load(&failed_batches)) {
         printf("FAILED\n");
         return 1;
     }

@@ -42,7 +42,8 @@ typedef struct {
 static void *hot_worker(void *arg) {
     hot_arg *a = arg;
     hot_ctx *c = a->c;
-    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
+    for (int i = 0; lm_test_keep_going(i, c->iters); i++) {
+        lm_test_step("lockmap_lock hot");
         lockmap_entry e;
         CHECK(lockmap_lock(c->map, "hot", 3, &e) == 0);
         CHECK(c->inside == 0);
@@ -65,11 +66,11 @@ static void test_hot_key_mutual_exclusion(void **state) {
     hot_arg args[T];
     uint64_t done = 0;
     for (int i = 0; i < T; i++) args[i] = (hot_arg){&c, 0};
-    lm_test_start_clock();
+    LM_TEST_BEGIN();
     run_threads(T, hot_worker, args, sizeof args[0]);
     for (int i = 0; i < T; i++) done += args[i].done;
     assert_int_equal(atomic_load(&failures), 0);
-    assert_true(done >= T);
+    assert_true(done >= lm_test_min_work(T, c.iters));
     assert_int_equal(c.counter, done);
     uint64_t v = 0;
     assert_int_equal(lockmap_get(c.map, "hot", 3, &v), 1);
@@ -80,30 +81,42 @@ static void test_hot_key_mutual_exclusion(void **state) {
 /* ---- no lost updates over random keys
  * ---------------------------------------- */
 
+enum { UPDATE_KEYS = 500 };
+
 typedef struct {
     lockmap *map;
     uint64_t seed;
     int iters;
-    uint64_t keys;
-    uint64_t done;
+    int ran;                    /* iterations done */
+    uint64_t done;              /* increments done */
+    uint32_t mine[UPDATE_KEYS]; /* increments done, per key */
 } update_ctx;
 
 static void *update_worker(void *arg) {
     update_ctx *c = arg;
-    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
-        uint64_t k = test_rand(&c->seed) % c->keys;
+    int i;
+    for (i = 0; lm_test_keep_going(i, c->iters); i++) {
+        uint64_t k = test_rand(&c->seed) % UPDATE_KEYS;
         if (i % 8 == 7) {
-            /* Readers in between must never block writers for good. */
-            uint64_t v;
-            CHECK(lockmap_get(c->map, &k, sizeof k, &v) >= 0);
+            /* Readers in between must never block writers for good. Keys
+             * are never removed: one we incremented is there, with at least
+             * our increments. */
+            lm_test_step("lockmap_get");
+            uint64_t v = 0;
+            int rc = lockmap_get(c->map, &k, sizeof k, &v);
+            CHECK(rc == 1 || (rc == 0 && c->mine[k] == 0));
+            if (rc == 1) CHECK(v >= c->mine[k]);
             continue;
         }
+        lm_test_step("lockmap_lock");
         lockmap_entry e;
         CHECK(lockmap_lock(c->map, &k, sizeof k, &e) == 0);
         ++*(uint64_t *)lockmap_entry_or_insert(&e, NULL);
         lockmap_unlock(&e);
+        c->mine[k]++;
         c->done++;
     }
+    c->ran = i;
     return NULL;
 }
 
@@ -119,15 +132,20 @@ static void test_no_lost_updates(void **state) {
     reset_failures();
     enum { T = 8 };
     lockmap *m = new_map(4);
-    update_ctx c[T];
+    static update_ctx c[T];
     for (int i = 0; i < T; i++)
-        c[i] = (update_ctx){m, 0x9e3779b97f4a7c15ull * (i + 1), LM_ITERS(40000),
-                            500, 0};
-    lm_test_start_clock();
+        c[i] = (update_ctx){.map = m,
+                            .seed = 0x9e3779b97f4a7c15ull * (i + 1),
+                            .iters = LM_ITERS(40000)};
+    LM_TEST_BEGIN();
     run_threads(T, update_worker, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
-    uint64_t expected = 0, total = 0;
-    for (int i = 0; i < T; i++) expected += c[i].done;
+    uint64_t expected = 0, total = 0, ran = 0;
+    for (int i = 0; i < T; i++) {
+        expected += c[i].done;
+        ran += (uint64_t)c[i].ran;
+    }
+    assert_true(ran >= lm_test_min_work(T, LM_ITERS(40000)));
     assert_int_equal(lockmap_for_each(m, sum_values, &total), 0);
     assert_int_equal(total, expected);
     assert_int_equal(lm_debug_live_states(m), lockmap_len(m));
@@ -142,14 +160,16 @@ enum { ACCOUNTS = 64, START_BALANCE = 1000 };
 typedef struct {
     lockmap *map;
     uint64_t seed;
-    int iters;
+    int iters;   /* 0: the auditor */
+    int batches; /* transfers: batches locked */
+    int moved;   /* transfers: moves of a non-zero amount */
     int audits_ok;
-    _Atomic int *stop;
+    _Atomic int *transferers_left;
 } bank_ctx;
 
 static void *transfer_worker(void *arg) {
     bank_ctx *c = arg;
-    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
+    for (int i = 0; lm_test_keep_going(i, c->iters); i++) {
         size_t n = 2 + test_rand(&c->seed) % 7; /* 2..8 accounts */
         uint64_t ids[8];
         lockmap_key keys[8];
@@ -163,24 +183,33 @@ static void *transfer_worker(void *arg) {
             } while (!fresh);
             keys[j] = (lockmap_key){&ids[j], sizeof ids[j]};
         }
-        CHECK(lockmap_lock_batch(c->map, keys, n, e) == 0);
+        lm_test_step("lockmap_lock_batch (transfer)");
+        int rc = lockmap_lock_batch(c->map, keys, n, e);
+        CHECK(rc == 0);
+        if (rc != 0) continue;
+        c->batches++;
         /* Move money from each account to the next, if it has any. */
         for (size_t j = 0; j + 1 < n; j++) {
             int64_t *from = lockmap_entry_value(&e[j]);
             int64_t *to = lockmap_entry_value(&e[j + 1]);
             CHECK(from && to);
-            int64_t amount = (int64_t)(test_rand(&c->seed) % 50);
-            if (*from >= amount) {
+            int64_t amount = 1 + (int64_t)(test_rand(&c->seed) % 50);
+            if (from && to && *from >= amount) {
                 *from -= amount;
                 *to += amount;
+                c->moved++;
             }
         }
         lockmap_unlock_batch(e, n);
     }
+    /* Relaxed: the auditor only needs to see it eventually; the join orders
+     * the rest. */
+    atomic_fetch_sub_explicit(c->transferers_left, 1, memory_order_relaxed);
     return NULL;
 }
 
-/* Locks all accounts at once (a consistent snapshot) and checks the total. */
+/* Locks all accounts at once (a consistent snapshot) and checks the total,
+ * until the transfers are over (and at least once). */
 static void *audit_worker(void *arg) {
     bank_ctx *c = arg;
     uint64_t ids[ACCOUNTS];
@@ -190,8 +219,13 @@ static void *audit_worker(void *arg) {
         ids[j] = (uint64_t)j;
         keys[j] = (lockmap_key){&ids[j], sizeof ids[j]};
     }
-    while (!atomic_load(c->stop) || c->audits_ok == 0) {
-        CHECK(lockmap_lock_batch(c->map, keys, ACCOUNTS, e) == 0);
+    while (atomic_load_explicit(c->transferers_left, memory_order_relaxed) >
+               0 ||
+           c->audits_ok == 0) {
+        lm_test_step("lockmap_lock_batch (audit)");
+        int rc = lockmap_lock_batch(c->map, keys, ACCOUNTS, e);
+        CHECK(rc == 0);
+        if (rc != 0) continue;
         int64_t total = 0;
         for (int j = 0; j < ACCOUNTS; j++) {
             int64_t *v = lockmap_entry_value(&e[j]);
@@ -216,22 +250,28 @@ static void test_bank_transfers_conserve_total(void **state) {
     lockmap *m = new_map(8);
     for (uint64_t j = 0; j < ACCOUNTS; j++) {
         int64_t b = START_BALANCE;
-        lockmap_insert(m, &j, sizeof j, &b, NULL);
+        assert_int_equal(lockmap_insert(m, &j, sizeof j, &b, NULL), 0);
     }
     enum { T = 8 };
-    _Atomic int stop = 0;
+    _Atomic int left = T;
     bank_ctx c[T + 1];
     for (int i = 0; i < T; i++)
-        c[i] = (bank_ctx){m, 12345u + (uint64_t)i, LM_ITERS(10000), 0, &stop};
-    c[T] = (bank_ctx){m, 0, 0, 0, &stop}; /* the auditor */
-    pthread_t t[T + 1];
-    for (int i = 0; i <= T; i++)
-        pthread_create(&t[i], NULL, bank_thread, &c[i]);
-    for (int i = 0; i < T; i++) pthread_join(t[i], NULL);
-    atomic_store(&stop, 1);
-    pthread_join(t[T], NULL);
+        c[i] = (bank_ctx){.map = m,
+                          .seed = 12345u + (uint64_t)i,
+                          .iters = LM_ITERS(10000),
+                          .transferers_left = &left};
+    c[T] = (bank_ctx){.map = m, .transferers_left = &left}; /* the auditor */
+    LM_TEST_BEGIN();
+    run_threads(T + 1, bank_thread, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     assert_true(c[T].audits_ok > 0);
+    uint64_t batches = 0, moved = 0;
+    for (int i = 0; i < T; i++) {
+        batches += (uint64_t)c[i].batches;
+        moved += (uint64_t)c[i].moved;
+    }
+    assert_true(batches >= lm_test_min_work(T, LM_ITERS(10000)));
+    assert_true(moved > 0);
     int64_t total = 0;
     for (uint64_t j = 0; j < ACCOUNTS; j++) {
         int64_t b;
@@ -302,7 +342,10 @@ typedef struct {
 
 static void *mixed_locker(void *arg) {
     mixed_ctx *c = arg;
-    for (; c->tries < c->iters && lm_test_time_left(); c->tries++) {
+    for (; lm_test_keep_going(c->tries, c->iters); c->tries++) {
+        lm_test_step(c->mode == 0   ? "lockmap_lock"
+                     : c->mode == 1 ? "lockmap_trylock"
+                                    : "lockmap_timedlock");
         lockmap_entry e;
         int rc = c->mode == 0   ? lockmap_lock(c->map, "m", 1, &e)
                  : c->mode == 1 ? lockmap_trylock(c->map, "m", 1, &e)
@@ -338,15 +381,17 @@ static void test_lock_try_timed_mixed_contention(void **state) {
     mixed_ctx c[T];
     for (int i = 0; i < T; i++)
         c[i] = (mixed_ctx){m, LM_ITERS(5000), i % 3, 0, 0, 0, 0, &inside};
-    lm_test_start_clock();
+    LM_TEST_BEGIN();
     run_threads(T, mixed_locker, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
-    uint64_t got = 0;
+    uint64_t got = 0, tries = 0;
     for (int i = 0; i < T; i++) {
         got += (uint64_t)c[i].got;
+        tries += (uint64_t)c[i].tries;
         assert_int_equal(c[i].got + c[i].busy + c[i].timedout, c[i].tries);
         if (c[i].mode == 0) assert_int_equal(c[i].got, c[i].tries);
     }
+    assert_true(tries >= lm_test_min_work(T, LM_ITERS(5000)));
     uint64_t v = 0;
     assert_int_equal(lockmap_get(m, "m", 1, &v), 1);
     assert_int_equal(v, got);
@@ -361,36 +406,52 @@ typedef struct {
     lockmap *map;
     uint64_t seed;
     int iters;
+    int ran; /* iterations done */
 } churn_ctx;
+
+/* insert: 1 replaced or 0 inserted; remove: 1 removed or 0 absent. Which
+ * one depends on other threads working on the same keys; anything else
+ * (-ENOMEM, -EINVAL) is a failure. */
+static void check_zero_or_one(int rc) { CHECK(rc == 0 || rc == 1); }
 
 static void *churn_worker(void *arg) {
     churn_ctx *c = arg;
-    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
+    int i;
+    for (i = 0; lm_test_keep_going(i, c->iters); i++) {
         uint64_t k = test_rand(&c->seed) % 64, v = k;
         lockmap_entry e;
         switch (test_rand(&c->seed) % 5) {
         case 0:
-            CHECK(lockmap_insert(c->map, &k, sizeof k, &v, NULL) >= 0);
+            lm_test_step("lockmap_insert");
+            check_zero_or_one(lockmap_insert(c->map, &k, sizeof k, &v, NULL));
             break;
         case 1:
-            CHECK(lockmap_remove(c->map, &k, sizeof k, NULL) >= 0);
+            lm_test_step("lockmap_remove");
+            check_zero_or_one(lockmap_remove(c->map, &k, sizeof k, NULL));
             break;
-        case 2: /* lock, maybe fill, maybe empty */
+        case 2: { /* lock, maybe fill, maybe empty */
+            lm_test_step("lockmap_lock");
             CHECK(lockmap_lock(c->map, &k, sizeof k, &e) == 0);
+            /* Held: whether it has a value decides both results. */
+            int had = lockmap_entry_value(&e) != NULL;
             if (test_rand(&c->seed) % 2)
-                lockmap_entry_insert(&e, &v, NULL);
+                CHECK(lockmap_entry_insert(&e, &v, NULL) == had);
             else
-                lockmap_entry_remove(&e, NULL);
+                CHECK(lockmap_entry_remove(&e, NULL) == had);
             lockmap_unlock(&e);
             break;
+        }
         case 3:
+            lm_test_step("lockmap_trylock");
             if (lockmap_trylock(c->map, &k, sizeof k, &e) == 0)
                 lockmap_unlock(&e);
             break;
         default:
+            lm_test_step("lockmap_get");
             if (lockmap_get(c->map, &k, sizeof k, &v) == 1) CHECK(v == k);
         }
     }
+    c->ran = i;
     return NULL;
 }
 
@@ -401,10 +462,13 @@ static void test_states_reclaimed_after_churn(void **state) {
     lockmap *m = new_map(2);
     churn_ctx c[T];
     for (int i = 0; i < T; i++)
-        c[i] = (churn_ctx){m, 777u * (uint64_t)(i + 1), LM_ITERS(30000)};
-    lm_test_start_clock();
+        c[i] = (churn_ctx){m, 777u * (uint64_t)(i + 1), LM_ITERS(30000), 0};
+    LM_TEST_BEGIN();
     run_threads(T, churn_worker, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
+    uint64_t ran = 0;
+    for (int i = 0; i < T; i++) ran += (uint64_t)c[i].ran;
+    assert_true(ran >= lm_test_min_work(T, LM_ITERS(30000)));
     /* Quiescent: exactly the keys with values have states. */
     assert_int_equal(lm_debug_live_states(m), lockmap_len(m));
     for (uint64_t k = 0; k < 64; k++) lockmap_remove(m, &k, sizeof k, NULL);
@@ -431,7 +495,7 @@ enum { STABLE_KEYS = 256, CHURN_KEYS = 4096 };
 
 /* Relaxed: a progress count, only compared with a bound. */
 static bool writers_go_on(int i, int iters, _Atomic uint64_t *reads) {
-    return (i < iters && lm_test_time_left()) ||
+    return lm_test_keep_going(i, iters) ||
            atomic_load_explicit(reads, memory_order_relaxed) <
                MIN_OVERLAP_READS;
 }
@@ -450,15 +514,18 @@ static void *miss_thread(void *arg) {
         for (int i = 0; writers_go_on(i, LM_ITERS(200000), c->reads); i++) {
             uint64_t k = STABLE_KEYS + test_rand(&c->seed) % CHURN_KEYS;
             uint64_t v = 2 * k;
+            lm_test_step("churn: insert or remove");
             if (test_rand(&c->seed) % 2)
-                CHECK(lockmap_insert(c->map, &k, sizeof k, &v, NULL) >= 0);
+                check_zero_or_one(
+                    lockmap_insert(c->map, &k, sizeof k, &v, NULL));
             else
-                CHECK(lockmap_remove(c->map, &k, sizeof k, NULL) >= 0);
+                check_zero_or_one(lockmap_remove(c->map, &k, sizeof k, NULL));
         }
         atomic_fetch_sub(c->churners_left, 1);
         return NULL;
     }
     while (atomic_load(c->churners_left) > 0) {
+        lm_test_step("read: get, contains, remove");
         uint64_t k = test_rand(&c->seed) % STABLE_KEYS, v = 0;
         CHECK(lockmap_get(c->map, &k, sizeof k, &v) == 1 && v == 2 * k);
         uint64_t never = NEVER_KEY(test_rand(&c->seed) % CHURN_KEYS);
@@ -485,7 +552,7 @@ static void test_misses_race_with_churn(void **state) {
     for (int i = 0; i < CHURNERS + READERS; i++)
         c[i] = (miss_ctx){m, 313u * (uint64_t)(i + 1), i >= CHURNERS, &left,
                           &reads};
-    lm_test_start_clock();
+    LM_TEST_BEGIN();
     run_threads(CHURNERS + READERS, miss_thread, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     assert_true(atomic_load(&reads) >= MIN_OVERLAP_READS);
@@ -524,6 +591,7 @@ typedef struct {
 static void torn_write(torn_ctx *c) {
     for (int i = 0; writers_go_on(i, LM_ITERS(100000), c->reads); i++) {
         uint64_t k = test_rand(&c->seed) % TORN_KEYS;
+        lm_test_step("write: lockmap_lock");
         lockmap_entry e;
         CHECK(lockmap_lock(c->map, &k, sizeof k, &e) == 0);
         torn_value *v = lockmap_entry_value(&e);
@@ -552,6 +620,7 @@ static void *torn_thread(void *arg) {
         return NULL;
     }
     while (atomic_load(c->writers_left) > 0) {
+        lm_test_step("read: lockmap_get");
         uint64_t k = test_rand(&c->seed) % TORN_KEYS;
         torn_value v;
         int rc = lockmap_get(c->map, &k, sizeof k, &v);
@@ -580,7 +649,7 @@ static void test_gets_never_torn(void **state) {
                           : i < WRITERS + CHURNERS ? 1
                                                    : 2,
                           &left, &reads};
-    lm_test_start_clock();
+    LM_TEST_BEGIN();
     run_threads(WRITERS + CHURNERS + READERS, torn_thread, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     assert_true(atomic_load(&reads) >= MIN_OVERLAP_READS);
@@ -596,6 +665,7 @@ typedef struct {
     int iters;
     _Atomic int *writers_left;
     size_t walks;
+    int ran; /* writers: iterations done */
 } walk_ctx;
 
 /* Values always equal key * 2: walks must only ever see that. */
@@ -619,13 +689,16 @@ static bool keep_low(const void *key, size_t klen, void *value, void *ctx) {
 
 static void *walk_writer(void *arg) {
     walk_ctx *c = arg;
-    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
+    int i;
+    for (i = 0; lm_test_keep_going(i, c->iters); i++) {
         uint64_t k = test_rand(&c->seed) % 2048, v = k * 2;
+        lm_test_step("insert or remove");
         if (test_rand(&c->seed) % 3)
-            CHECK(lockmap_insert(c->map, &k, sizeof k, &v, NULL) >= 0);
+            check_zero_or_one(lockmap_insert(c->map, &k, sizeof k, &v, NULL));
         else
-            CHECK(lockmap_remove(c->map, &k, sizeof k, NULL) >= 0);
+            check_zero_or_one(lockmap_remove(c->map, &k, sizeof k, NULL));
     }
+    c->ran = i;
     atomic_fetch_sub(c->writers_left, 1);
     return NULL;
 }
@@ -633,6 +706,7 @@ static void *walk_writer(void *arg) {
 static void *walker(void *arg) {
     walk_ctx *c = arg;
     while (atomic_load(c->writers_left) > 0 || c->walks == 0) {
+        lm_test_step("for_each, retain or clear");
         CHECK(lockmap_for_each(c->map, check_pair, NULL) == 0);
         if (c->walks % 4 == 1) lockmap_retain(c->map, keep_low, NULL);
         if (c->walks % 16 == 15) lockmap_clear(c->map);
@@ -658,12 +732,20 @@ static void test_walks_race_with_writers(void **state) {
     _Atomic int left = WRITERS;
     walk_ctx c[WRITERS + WALKERS];
     for (int i = 0; i < WRITERS + WALKERS; i++)
-        c[i] = (walk_ctx){m, 99u * (uint64_t)(i + 1),
-                          i < WRITERS ? LM_ITERS(30000) : 0, &left, 0};
-    lm_test_start_clock();
+        c[i] = (walk_ctx){m,
+                          99u * (uint64_t)(i + 1),
+                          i < WRITERS ? LM_ITERS(30000) : 0,
+                          &left,
+                          0,
+                          0};
+    LM_TEST_BEGIN();
     run_threads(WRITERS + WALKERS, walk_thread, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
-    assert_true(c[WRITERS].walks > 0);
+    uint64_t ran = 0;
+    for (int i = 0; i < WRITERS; i++) ran += (uint64_t)c[i].ran;
+    assert_true(ran >= lm_test_min_work(WRITERS, LM_ITERS(30000)));
+    for (int i = WRITERS; i < WRITERS + WALKERS; i++)
+        assert_true(c[i].walks > 0);
     assert_int_equal(lockmap_for_each(m, check_pair, NULL), 0);
     assert_int_equal(atomic_load(&failures), 0);
     assert_int_equal(lm_debug_live_states(m), lockmap_len(m));

@@ -40,14 +40,16 @@ static lockmap_lru *new_lru(size_t capacity, size_t shards) {
     return m;
 }
 
-/* Keys are single letters; values their letter code, so drops name them. */
-static void put(lockmap_lru *m, char k) {
-    uint64_t v = (uint64_t)k;
-    assert_true(lockmap_lru_insert(m, &k, 1, &v, NULL) >= 0);
-}
-
 static bool has(lockmap_lru *m, char k) {
     return lockmap_lru_contains(m, &k, 1) == 1;
+}
+
+/* Keys are single letters; values their letter code, so drops name them.
+ * contains does not promote, so asking first changes nothing. */
+static void put(lockmap_lru *m, char k) {
+    uint64_t v = (uint64_t)k;
+    int replaces = has(m, k);
+    assert_int_equal(lockmap_lru_insert(m, &k, 1, &v, NULL), replaces);
 }
 
 static void touch(lockmap_lru *m, char k) {
@@ -121,7 +123,7 @@ static void test_eviction_order_exact(void **state) {
     lockmap_lru_free(m);
 }
 
-static void test_peek_contains_and_walks_do_not_promote(void **state) {
+static void test_peek_contains_and_bad_walks_do_not_promote(void **state) {
     (void)state;
     lockmap_lru *m = new_lru(3, 1);
     put(m, 'a');
@@ -133,10 +135,46 @@ static void test_peek_contains_and_walks_do_not_promote(void **state) {
     assert_int_equal(v, 'a');
     assert_true(has(m, 'a'));
     assert_int_equal(lockmap_lru_for_each(m, NULL, NULL), -EINVAL);
-    lockmap_lru_retain(m, NULL, NULL); /* bad arguments: nothing happens */
-    put(m, 'd');                       /* a is still the oldest */
+    /* Bad arguments: nothing removed, nothing happens. */
+    assert_int_equal(lockmap_lru_retain(m, NULL, NULL), 0);
+    assert_int_equal(lockmap_lru_len(m), 3);
+    put(m, 'd'); /* a is still the oldest */
     assert_false(has(m, 'a'));
     assert_pop_order(m, "bcd");
+    lockmap_lru_free(m);
+}
+
+/* Walks visit every key (each under its key lock) and promote none. */
+static int count_visit(const void *key, size_t klen, void *value, void *ctx) {
+    CHECK(klen == 1 && *(uint64_t *)value == (uint64_t) * (const char *)key);
+    ++*(int *)ctx;
+    return 0;
+}
+
+static bool keep_all(const void *key, size_t klen, void *value, void *ctx) {
+    count_visit(key, klen, value, ctx);
+    return true;
+}
+
+static void test_walks_do_not_promote(void **state) {
+    (void)state;
+    reset_failures();
+    /* Eight keys in one shard: were a walk to promote what it visits, the
+     * order would become the walk's (hash) order, which matches the
+     * insertion order with odds 1 in 8! only. */
+    const char *order = "abcdefgh";
+    lockmap_lru *m = new_lru(8, 1);
+    for (const char *p = order; *p; p++) put(m, *p);
+    int visits = 0;
+    assert_int_equal(lockmap_lru_for_each(m, count_visit, &visits), 0);
+    assert_int_equal(visits, 8);
+    visits = 0;
+    assert_int_equal(lockmap_lru_retain(m, keep_all, &visits), 0);
+    assert_int_equal(visits, 8);
+    assert_int_equal(atomic_load(&failures), 0);
+    put(m, 'i'); /* evicts the oldest: still a */
+    assert_false(has(m, 'a'));
+    assert_pop_order(m, "bcdefghi");
     lockmap_lru_free(m);
 }
 
@@ -154,6 +192,72 @@ static void test_locking_promotes(void **state) {
     lockmap_unlock(&e);
     assert_pop_order(m, "cab");
     lockmap_lru_free(m);
+}
+
+/* Holds key 'a' from another thread until told to let go. */
+typedef struct {
+    lockmap_lru *map;
+    _Atomic int phase; /* 1: held; 2: let go */
+} lru_holder_ctx;
+
+static void *lru_holder(void *arg) {
+    lru_holder_ctx *c = arg;
+    lockmap_entry e;
+    char a = 'a';
+    CHECK(lockmap_lru_lock(c->map, &a, 1, &e) == 0);
+    atomic_store(&c->phase, 1);
+    while (atomic_load(&c->phase) != 2) lm_test_yield();
+    lockmap_unlock(&e);
+    return NULL;
+}
+
+/* With 'a' held by another thread, the oldest of a b c, `attempt` must fail
+ * with `want`, and (failed or not) promote a: the pop order is then b c a. */
+static void held_attempt(int (*attempt)(lockmap_lru *m, lockmap_entry *e),
+                         int want) {
+    reset_failures();
+    lockmap_lru *m = new_lru(3, 1);
+    put(m, 'a');
+    put(m, 'b');
+    put(m, 'c');
+    lru_holder_ctx c = {.map = m};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, lru_holder, &c), 0);
+    while (atomic_load(&c.phase) != 1) lm_test_yield();
+    touch(m, 'b');
+    touch(m, 'c'); /* order a b c again, a held */
+    lockmap_entry e;
+    assert_int_equal(attempt(m, &e), want);
+    atomic_store(&c.phase, 2);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_pop_order(m, "bca");
+    lockmap_lru_free(m);
+}
+
+static int try_a(lockmap_lru *m, lockmap_entry *e) {
+    char a = 'a';
+    return lockmap_lru_trylock(m, &a, 1, e);
+}
+
+enum { HELD_TIMEOUT_NS = 2000000 };
+
+/* A 2 ms timedlock: must wait out its deadline, then fail. */
+static int timed_a(lockmap_lru *m, lockmap_entry *e) {
+    char a = 'a';
+    uint64_t t0 = lm_test_now_ns();
+    int rc = lockmap_lru_timedlock(m, &a, 1, HELD_TIMEOUT_NS, e);
+    CHECK(lm_test_now_ns() - t0 >= HELD_TIMEOUT_NS);
+    return rc;
+}
+
+static void test_try_and_timed_on_held_key(void **state) {
+    (void)state;
+#ifdef LM_TEST_NO_TRYLOCK
+    LM_TEST_SKIP("no trylock or timedlock");
+#endif
+    held_attempt(try_a, -EBUSY);
+    held_attempt(timed_a, -ETIMEDOUT);
 }
 
 static void test_pop_skips_held_and_checks_key_room(void **state) {
@@ -261,20 +365,26 @@ typedef struct {
     uint64_t done;   /* values created (churn) or increments (others) */
     uint64_t popped; /* values taken out by pop */
     _Atomic int *running;
+    uint64_t ran; /* iterations done */
 } lru_ctx;
 
 enum { CAP = 64, THREADS = 8 };
 
 static void *churn(void *arg) {
     lru_ctx *c = arg;
-    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
+    for (int i = 0; lm_test_keep_going(i, c->iters); i++) {
         uint64_t k = test_rand(&c->seed) % c->keys, v = k;
+        c->ran++;
         switch (test_rand(&c->seed) % 4) {
-        case 0: /* a new value; a replaced one is dropped */
-            CHECK(lockmap_lru_insert(c->map, &k, sizeof k, &v, NULL) >= 0);
+        case 0: { /* a new value; a replaced one is dropped */
+            lm_test_step("lockmap_lru_insert");
+            int rc = lockmap_lru_insert(c->map, &k, sizeof k, &v, NULL);
+            CHECK(rc == 0 || rc == 1); /* inserted, or replaced (dropped) */
             c->done++;
             break;
+        }
         case 1: {
+            lm_test_step("lockmap_lru_lock");
             lockmap_entry e;
             CHECK(lockmap_lru_lock(c->map, &k, sizeof k, &e) == 0);
             if (!lockmap_entry_value(&e)) c->done++;
@@ -284,9 +394,11 @@ static void *churn(void *arg) {
             break;
         }
         case 2:
+            lm_test_step("lockmap_lru_get");
             if (lockmap_lru_get(c->map, &k, sizeof k, &v) == 1) CHECK(v == k);
             break;
         default: {
+            lm_test_step("lockmap_lru_pop");
             char key[8];
             size_t klen;
             int rc = lockmap_lru_pop(c->map, key, sizeof key, &klen, &v);
@@ -306,8 +418,10 @@ static void *churn(void *arg) {
  * exceed its capacity by at most the number of threads. */
 static void *watch_capacity(void *arg) {
     lru_ctx *c = arg;
-    while (atomic_load(c->running) > 0)
+    while (atomic_load(c->running) > 0) {
+        lm_test_step("lockmap_lru_len");
         CHECK(lockmap_lru_len(c->map) <= CAP + THREADS);
+    }
     return NULL;
 }
 
@@ -323,16 +437,17 @@ static void test_capacity_bound_under_churn(void **state) {
     _Atomic int running = THREADS;
     lru_ctx c[THREADS + 1];
     for (int i = 0; i <= THREADS; i++)
-        c[i] = (lru_ctx){m,
-                         31u * (uint64_t)(i + 1),
-                         i < THREADS ? LM_ITERS(20000) : 0,
-                         1000,
-                         0,
-                         0,
-                         &running};
-    lm_test_start_clock();
+        c[i] = (lru_ctx){.map = m,
+                         .seed = 31u * (uint64_t)(i + 1),
+                         .iters = i < THREADS ? LM_ITERS(20000) : 0,
+                         .keys = 1000,
+                         .running = &running};
+    LM_TEST_BEGIN();
     run_threads(THREADS + 1, churn_or_watch, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
+    uint64_t ran = 0;
+    for (int i = 0; i < THREADS; i++) ran += c[i].ran;
+    assert_true(ran >= lm_test_min_work(THREADS, LM_ITERS(20000)));
     assert_true(lockmap_lru_len(m) <= CAP);
     assert_int_equal(lm_debug_live_states((lockmap *)m), lockmap_lru_len(m));
     assert_true(lockmap_lru_evictions(m) > 0);
@@ -349,7 +464,8 @@ static void test_capacity_bound_under_churn(void **state) {
 
 static void *increment(void *arg) {
     lru_ctx *c = arg;
-    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
+    for (int i = 0; lm_test_keep_going(i, c->iters); i++) {
+        lm_test_step("lockmap_lru_lock");
         uint64_t k = test_rand(&c->seed) % c->keys;
         lockmap_entry e;
         CHECK(lockmap_lru_lock(c->map, &k, sizeof k, &e) == 0);
@@ -374,13 +490,16 @@ static void test_no_lost_updates_within_capacity(void **state) {
     lockmap_lru *m = new_lru(1024, 4); /* 256 per shard for 200 keys */
     lru_ctx c[THREADS];
     for (int i = 0; i < THREADS; i++)
-        c[i] = (lru_ctx){
-            m, 5u * (uint64_t)(i + 1), LM_ITERS(20000), 200, 0, 0, NULL};
-    lm_test_start_clock();
+        c[i] = (lru_ctx){.map = m,
+                         .seed = 5u * (uint64_t)(i + 1),
+                         .iters = LM_ITERS(20000),
+                         .keys = 200};
+    LM_TEST_BEGIN();
     run_threads(THREADS, increment, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
     uint64_t expected = 0, total = 0;
     for (int i = 0; i < THREADS; i++) expected += c[i].done;
+    assert_true(expected >= lm_test_min_work(THREADS, LM_ITERS(20000)));
     assert_int_equal(lockmap_lru_for_each(m, add_value, &total), 0);
     assert_int_equal(total, expected);
     assert_int_equal(lockmap_lru_evictions(m), 0);
@@ -391,7 +510,7 @@ enum { ACCOUNTS = 32, BALANCE = 100 };
 
 static void *transfer(void *arg) {
     lru_ctx *c = arg;
-    for (int i = 0; i < c->iters && lm_test_time_left(); i++) {
+    for (int i = 0; lm_test_keep_going(i, c->iters); i++) {
         uint64_t ids[4];
         lockmap_key keys[4];
         lockmap_entry e[4];
@@ -404,13 +523,18 @@ static void *transfer(void *arg) {
             } while (!fresh);
             keys[j] = (lockmap_key){&ids[j], sizeof ids[j]};
         }
-        CHECK(lockmap_lru_lock_batch(c->map, keys, 4, e) == 0);
+        lm_test_step("lockmap_lru_lock_batch");
+        int rc = lockmap_lru_lock_batch(c->map, keys, 4, e);
+        CHECK(rc == 0);
+        if (rc != 0) continue;
+        c->ran++;
         int64_t *from = lockmap_entry_value(&e[0]);
         int64_t *to = lockmap_entry_value(&e[3]);
         CHECK(from && to);
         if (from && to && *from > 0) {
             --*from;
             ++*to;
+            c->done++; /* a unit moved */
         }
         lockmap_unlock_batch(e, 4);
     }
@@ -424,15 +548,23 @@ static void test_bank_transfers_in_lru(void **state) {
     lockmap_lru *m = new_lru(4 * ACCOUNTS, 2);
     for (uint64_t j = 0; j < ACCOUNTS; j++) {
         int64_t b = BALANCE;
-        lockmap_lru_insert(m, &j, sizeof j, &b, NULL);
+        assert_int_equal(lockmap_lru_insert(m, &j, sizeof j, &b, NULL), 0);
     }
     lru_ctx c[THREADS];
     for (int i = 0; i < THREADS; i++)
-        c[i] = (lru_ctx){m,   17u * (uint64_t)(i + 1), LM_ITERS(10000), 0, 0, 0,
-                         NULL};
-    lm_test_start_clock();
+        c[i] = (lru_ctx){.map = m,
+                         .seed = 17u * (uint64_t)(i + 1),
+                         .iters = LM_ITERS(10000)};
+    LM_TEST_BEGIN();
     run_threads(THREADS, transfer, c, sizeof c[0]);
     assert_int_equal(atomic_load(&failures), 0);
+    uint64_t batches = 0, moved = 0;
+    for (int i = 0; i < THREADS; i++) {
+        batches += c[i].ran;
+        moved += c[i].done;
+    }
+    assert_true(batches >= lm_test_min_work(THREADS, LM_ITERS(10000)));
+    assert_true(moved > 0);
     uint64_t total = 0;
     assert_int_equal(lockmap_lru_for_each(m, add_value, &total), 0);
     assert_int_equal(total, (uint64_t)ACCOUNTS * BALANCE);
@@ -444,7 +576,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_eviction_order_exact),
-        cmocka_unit_test(test_peek_contains_and_walks_do_not_promote),
+        cmocka_unit_test(test_peek_contains_and_bad_walks_do_not_promote),
+        cmocka_unit_test(test_walks_do_not_promote),
+        cmocka_unit_test(test_try_and_timed_on_held_key),
         cmocka_unit_test(test_locking_promotes),
         cmocka_unit_test(test_pop_skips_held_and_checks_key_room),
         cmocka_unit_test(test_held_keys_never_evicted),

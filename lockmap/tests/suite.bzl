@@ -41,7 +41,10 @@ def lockmap_test_suites():
                 size = size,
                 srcs = [suite + ".c", "test_util.h"],
                 linkopts = ["-lcmocka", "-lpthread"],
-                local_defines = test_limits(v),
+                # LM_TEST_VARIANT: what lockmap_variant() must return.
+                local_defines = test_limits(v) + [
+                    "LM_TEST_VARIANT=\\\"%s\\\"" % v,
+                ],
                 tags = [suite, "variant-" + v] + (["peer"] if v in PEERS else []),
                 deps = [
                     map_test_library(v),

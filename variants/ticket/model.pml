@@ -2,23 +2,29 @@
  * Run by scripts/modelcheck.
  *
  * Models, as the code stands:
- *   ticket_trylock   lines  77-88   load owner, CAS next: owner -> owner+1
- *   ticket_lock      lines 103-115  take a ticket (fetch-and-add on next),
- *                                   wait until owner equals it
- *   ticket_timedlock lines 121-132  poll trylock until the deadline; never
- *                                   queues
- *   ticket_unlock    lines 134-140  load owner, store owner+1
+ *   ticket_trylock_from lines 106-115  CAS of the whole word (next, owner):
+ *   ticket_trylock      lines 117-123  (o, o) -> (o+1, o), after one load
+ *   ticket_lock         lines 138-153  take a ticket (fetch-and-add on next),
+ *                                      wait until owner equals it
+ *   ticket_timedlock    lines 159-171  poll trylock until the deadline; never
+ *                                      queues
+ *   ticket_unlock       lines 173-185  load owner, add 1 to owner only
  *
  * NPROC threads each run up to ROUNDS acquisitions, each one lock or
  * timedlock (SPIN tries both), and may stop after any round. A timedlock
  * that gives up after its first poll is a failed trylock.
  *
+ * The counters wrap modulo WRAP, as the C code's wrap modulo 2^32. WRAP is
+ * above NPROC, so next - owner (mod WRAP) still counts the tickets out, and
+ * the other threads together take WRAP tickets ((NPROC-1) * ROUNDS == WRAP),
+ * so SPIN explores a trylock that loads the word, stalls while the counters
+ * go once round the whole circle and the lock is held again, then tries its
+ * CAS: the case the old code (CAS of next alone) got wrong.
+ *
  * Checked:
  *   - mutual exclusion: at most one thread in the critical section (assert
- *     on incs), and next - owner is the number of tickets taken and not yet
- *     released (assert after every change of next or owner);
- *   - the claim of ticket_trylock's comment: when its CAS succeeds, owner
- *     still holds the value it read (assert);
+ *     on incs), and next - owner (mod WRAP) is the number of tickets taken
+ *     and not yet released (assert after every change of next or owner);
  *   - no deadlock: a thread waiting for a ticket that is never served is
  *     blocked for good, an invalid end state once the others have finished
  *     (only the end of a thread is a valid end state);
@@ -31,32 +37,34 @@
  * Abstracted away:
  *   - memory orderings: SPIN explores sequentially consistent interleavings;
  *     each C11 atomic operation is one indivisible step;
- *   - ticket_backoff (lines 91-101): the pauses and yields only delay, so
- *     lock's wait loop is one blocking wait for owner == t. Its two relaxed
- *     loads only size the pause. A failed poll changes nothing, so the
- *     timed loop polls again only once a poll can succeed (next == owner);
+ *   - the 64-bit word's arithmetic: taking a ticket adds to next only, and
+ *     unlock's add (1, or 1 - 2^32 at the wrap) changes owner only; here
+ *     each is an increment of one counter modulo WRAP. lock_test's wrap
+ *     tests check the C arithmetic across the real 2^32 wrap;
+ *   - ticket_backoff (lines 126-136): the pauses and yields only delay, so
+ *     lock's wait loop is one blocking wait for owner == t. A failed poll
+ *     changes nothing, so the timed loop polls again only once a poll can
+ *     succeed (next == owner);
  *   - time: "the deadline has passed" is a free choice after each failed
- *     poll;
- *   - the counters are bytes: with at most NPROC * ROUNDS tickets they never
- *     wrap. The C code's 32-bit counters wrap too, which matters only if
- *     2^32 tickets are taken between a poller's load of owner and its CAS
- *     (not modelled).
+ *     poll.
  */
 
 #define NPROC 3
 #define ROUNDS 2
+#define WRAP 4
 
-byte next = 0;     /* ticket_lock.next */
-byte owner = 0;    /* ticket_lock.owner */
+byte next = 0;     /* ticket_lock.word, high half */
+byte owner = 0;    /* ticket_lock.word, low half */
 byte tickets = 0;  /* ghost: tickets taken and not yet released */
 byte incs = 0;     /* ghost: threads in the critical section */
 byte finished = 0; /* ghost: threads that have run to their end */
 
-#define CONSISTENT assert(next - owner == tickets)
+#define CONSISTENT assert((next - owner + WRAP) % WRAP == tickets)
 
 proctype thread(byte me) {
     byte round = 0;
     byte t = 0; /* our ticket */
+    byte n = 0; /* a value of next we read */
     byte o = 0; /* a value of owner we read */
 
     do
@@ -64,19 +72,19 @@ proctype thread(byte me) {
         round++;
         if
         :: /* ticket_lock */
-            atomic { t = next; next++; tickets++; CONSISTENT };
+            atomic { t = next; next = (next + 1) % WRAP; tickets++; CONSISTENT };
             owner == t; /* the wait loop's acquire load sees our ticket */
             goto acquired
         :: skip; /* ticket_timedlock */
 poll:
-            /* ticket_trylock: acquire load of owner, then CAS next o -> o+1 */
-            o = owner;
+            /* ticket_trylock: one relaxed load of the word... */
+            atomic { n = next; o = owner };
+            /* ...then, if it was free, the CAS (n, o) -> (o+1, o) */
             atomic {
                 if
-                :: next == o ->
-                    assert(owner == o); /* "nobody holds a ticket and owner is still o" */
-                    next = o + 1; tickets++; CONSISTENT; goto acquired
-                :: else -> o = 0
+                :: n == o && next == n && owner == o ->
+                    next = (o + 1) % WRAP; tickets++; CONSISTENT; goto acquired
+                :: else -> n = 0; o = 0
                 fi
             };
             if
@@ -89,11 +97,12 @@ acquired:
         atomic { incs++; assert(incs == 1) };
         incs--;
         /* ticket_unlock: relaxed load of owner (only the holder writes it),
-         * then the release store of owner + 1 */
+         * then the release add that moves owner alone */
         o = owner;
-        atomic { owner = o + 1; tickets--; CONSISTENT };
+        atomic { owner = (o + 1) % WRAP; tickets--; CONSISTENT };
 done:
         t = 0;
+        n = 0;
         o = 0
     :: break
     od;
