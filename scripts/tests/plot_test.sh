@@ -3,7 +3,10 @@
 # the axis labels, units and machine in them.
 . "$(dirname "$0")/lib.sh"
 P="$ROOT/scripts/plot"
+# The peers (drawn dashed) come from the lmbench built for this test.
+export LMBENCH_BIN_DIR="$ROOT/cli"
 
+sed -e 's/^a,/futex,/' -e 's/^pthread,/tbb,/' "$FIXTURE" >"$TMP/peer.csv"
 "$P" "$FIXTURE" --out="$TMP/plots" >"$TMP/list" 2>"$TMP/err"
 check "exit 0 ($(cat "$TMP/err"))" [ $? -eq 0 ]
 for f in entry-uniform hot-single; do
@@ -21,6 +24,16 @@ check "units on the axes" grep -q "million operations / s" "$TMP/plots/entry-uni
 check "log scale where the spread needs it" grep -q "log scale" "$TMP/plots/entry-uniform.svg"
 
 "$P" "$FIXTURE" --out="$TMP/png" --format=png >/dev/null 2>&1
+# Which variants are peers comes from lmbench --list-variants: b is none.
+"$P" "$TMP/peer.csv" --out="$TMP/peer" --format=svg >/dev/null 2>&1 ||
+    fail "a CSV with a peer: exit $?"
+check "a peer is labelled as one" grep -q "tbb (peer)" "$TMP/peer/entry-uniform.svg"
+check "a back end is not" grep -q "<!-- futex -->" "$TMP/peer/entry-uniform.svg"
+check "a variant lmbench does not know is no peer" grep -q "<!-- b -->" "$TMP/peer/entry-uniform.svg"
+LMBENCH_BIN_DIR="$TMP/none" "$P" "$FIXTURE" --out="$TMP/nolm" >/dev/null 2>"$TMP/nolm.err"
+check "no lmbench to ask: exit 1" [ $? -eq 1 ]
+check "no lmbench to ask: says so" grep -q "list-variants" "$TMP/nolm.err"
+
 check "--format=png only" [ "$(ls "$TMP/png" | grep -c svg)" -eq 0 ]
 
 expect_bad "missing input" "no such folder or file" "$P" "$TMP/none"
