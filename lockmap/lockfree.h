@@ -17,6 +17,7 @@
 #include "lockmap/map.h"
 #include "lockmap/pin.h"
 #include "lockmap/state.h"
+#include "lockmap/test_hooks.h"
 
 /* A lock-free lookup gives up after this many chain steps (chains are ~1
  * long; only stale pointers into reused states make them longer). */
@@ -47,6 +48,7 @@ static inline lm_state *find_lockfree(lm_shard *sh, uint64_t h, bool *absent) {
             return NULL;
         }
         if (st_hash(st) == h) return st;
+        LM_HOOK_WALK_STEP();
         st = atomic_load_explicit(&st->next, memory_order_acquire);
     }
     return NULL;

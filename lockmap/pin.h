@@ -42,7 +42,13 @@ LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
     if (lru) *lru_links(st) = (lm_lru_links){NULL, NULL};
     lm_table *t = table_locked(sh);
     _Atomic(lm_state *) *head = &t->buckets[h & t->mask];
-    atomic_store_explicit(&st->next, next_locked(head), memory_order_relaxed);
+    /* Release: a lock-free walker may still stand on this state from its
+     * previous life and follow this link to the chain's head; our release,
+     * after the shard lock that ordered us after the head's creation, makes
+     * the head's fields (hash, key, lock) visible to that walker's acquire
+     * load of `next`. Relaxed would leave them unordered (issue 15; see
+     * lockmap/tests/walk_order_test.c). */
+    atomic_store_explicit(&st->next, next_locked(head), memory_order_release);
     /* Release: a stale reader that pins this (reused) state sees the new key
      * and lock, not the old ones. */
     atomic_store_explicit(&st->word, word, memory_order_release);
