@@ -29,19 +29,40 @@
  * whose atomic fields can be read. get reads a value without its key lock
  * too: key lock holders keep a write count in the state, odd while they hold
  * the key, and get keeps a copy taken between two equal even counts
- * (get_lockfree). Nor does finding that a key is absent: a walk that ends
- * without the key's hash proves it absent if no chain was rewired meanwhile,
- * which the shard's relink sequence tells (table.h; a seqlock: odd while a
- * state leaves its chain for the pool or a resize moves the chains; Lameter's
- * seqlocks, with the C11 fences of Boehm, "Can seqlocks get along with
- * programming language memory models?", MSPC 2012). The found state's key
- * lock is then tried at once (try_held): once held, a state that is alive,
- * has a value and is the key's stays so without a reference, since only the
- * lock holder can remove the value and only states without one die.
- * Otherwise the thread pins the state (a CAS that refuses DEAD states, then a
- * key check, or under the shard lock, which also creates missing states) and
- * waits for the key lock. Tables replaced by a resize are likewise kept until
- * lockmap_free.
+ * (get_lockfree), for values up to LM_LOCKFREE_GET_MAX bytes (such maps have
+ * `shared_values`). A copy that overlaps a write is thrown away, but under
+ * C11 it would still be a data race if either side used plain accesses, so
+ * the value and key bytes of these maps are shared bytes (shared_bytes.h):
+ * written and read only as relaxed atomics, ordered by the count's
+ * acquire/release and fences (Boehm, below). That covers every write the
+ * core makes (insert, the key of a reused state). Writes it does not make
+ * are the holder's own, in place, through the pointer the API hands out
+ * (lockmap_entry_value, _or_insert, _or_insert_with, for_each and retain
+ * visitors): plain stores in user code, which no protocol without readers
+ * announcing themselves could keep from racing with a lock-free copy. So
+ * the holder never gets the state's bytes: it gets a private copy (in the
+ * entry, lm_entry.copy; on the walk's stack for visitors), which goes back
+ * into the state as shared bytes before any other operation on the value
+ * and before the key is let go, while the count is still odd. What a
+ * lock-free get reads is thus only ever written atomically, and
+ * ThreadSanitizer checks the lock-free path like any other. Two costs: a
+ * holder's pointer is into its entry (which must not move while held
+ * anyway), and values that do not fit the entry beside the back end's
+ * waiter (LM_ENTRY_COPY_MAX: 32 bytes for futex, 16 for the MCS locks, none
+ * for CNA) are read under the key lock. value_drop also gets a private
+ * copy in these maps, as it may write what it is given. Nor does finding that a
+ * key is absent: a walk that ends without the key's hash proves it absent if no
+ * chain was rewired meanwhile, which the shard's relink sequence tells
+ * (table.h; a seqlock: odd while a state leaves its chain for the pool or a
+ * resize moves the chains; Lameter's seqlocks, with the C11 fences of Boehm,
+ * "Can seqlocks get along with programming language memory models?", MSPC
+ * 2012). The found state's key lock is then tried at once (try_held): once
+ * held, a state that is alive, has a value and is the key's stays so without a
+ * reference, since only the lock holder can remove the value and only states
+ * without one die. Otherwise the thread pins the state (a CAS that refuses DEAD
+ * states, then a key check, or under the shard lock, which also creates missing
+ * states) and waits for the key lock. Tables replaced by a resize are likewise
+ * kept until lockmap_free.
  *
  * LRU maps (lockmap_lru.c) always look up under the shard lock, since every
  * access may reorder the shard's LRU list; their dead states go straight back
@@ -132,6 +153,11 @@ struct lockmap {
     size_t shard_mask;
     lm_shard *shards;
     size_t state_prefix; /* bytes before each state: LRU links, or 0 */
+    /* Plain maps whose values get reads without the key lock (value_size
+     * up to LM_LOCKFREE_GET_MAX): their value and key bytes are written
+     * and read as shared bytes (shared_bytes.h), and holders are handed a
+     * private copy of the value (lm_entry.copy) instead of the state's. */
+    bool shared_values;
 };
 
 /* What lockmap_entry's opaque bytes hold. */
@@ -140,13 +166,29 @@ typedef struct lm_entry {
     lm_state *st; /* NULL: holds nothing */
     bool pinned;  /* holds a reference; else the value keeps st alive */
     bool lru;     /* taken from an LRU map: entry.c takes its paths */
+    bool copied;  /* the holder was handed `copy` (shared_values maps) */
     lm_waiter_t waiter;
+    /* shared_values maps: the value as the holder sees it once it asked for
+     * a pointer (lockmap_entry_value and the like), written back to the
+     * state before the key is let go (see DESIGN: in-place writes). */
+    alignas(max_align_t) unsigned char copy[];
 } lm_entry;
 
 _Static_assert(sizeof(lm_entry) <= sizeof(lockmap_entry),
                "lockmap_entry too small for this back end's waiter");
 _Static_assert(alignof(lm_entry) <= alignof(lockmap_entry),
                "lockmap_entry under-aligned for this back end's waiter");
+
+/* Room for the holder's private copy of a value in lockmap_entry's bytes,
+ * after this back end's waiter. */
+#define LM_ENTRY_COPY_MAX (sizeof(lockmap_entry) - offsetof(lm_entry, copy))
+
+/* Values up to this size are read without the key lock (get_lockfree):
+ * copied to the stack first, so that a copy that turns out torn never
+ * reaches the caller. Larger ones, rarer and costlier to copy twice, take
+ * the lock, and so do values too big for the holder's private copy in the
+ * entry with this back end's waiter (LM_ENTRY_COPY_MAX). */
+#define LM_LOCKFREE_GET_MAX 64
 
 static inline lm_entry *entry_impl(lockmap_entry *e) { return (lm_entry *)e; }
 

@@ -14,6 +14,7 @@
 
 #include "lockmap/lru_list.h"
 #include "lockmap/map.h"
+#include "lockmap/shared_bytes.h"
 #include "lockmap/state.h"
 #include "lockmap/table.h"
 
@@ -37,8 +38,14 @@ LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
      * the lock. The lock is free otherwise (dead states have no holders). */
     /* Relaxed: published by the release stores below. */
     atomic_store_explicit(&st->hash, h, memory_order_relaxed);
-    st->klen = (uint32_t)klen;
-    if (klen) memcpy(st_key(map, st), key, klen);
+    /* Relaxed: as the hash. A stale get_lockfree may read klen and the key
+     * bytes while we write them: shared bytes in maps it reads (it then
+     * rejects what it read, as the state's write count moved on). */
+    atomic_store_explicit(&st->klen, (uint32_t)klen, memory_order_relaxed);
+    if (map->shared_values)
+        shared_store(st_key(map, st), key, klen);
+    else if (klen)
+        memcpy(st_key(map, st), key, klen);
     if (lru) *lru_links(st) = (lm_lru_links){NULL, NULL};
     lm_table *t = table_locked(sh);
     _Atomic(lm_state *) *head = &t->buckets[h & t->mask];
@@ -149,6 +156,14 @@ LM_BY_KIND void entry_hold(lm_entry *e, lockmap *map, lm_state *st, bool pinned,
     e->st = st;
     e->pinned = pinned;
     e->lru = lru;
+    e->copied = false;
+}
+
+/* shared_values maps: the holder's private copy of the value goes back into
+ * the state (as shared bytes) before anyone else may see the value: before
+ * an operation on the held value, and before the key is let go. */
+static inline void entry_write_back(lm_entry *e) {
+    if (e->copied) shared_store(st_value(e->st), e->copy, e->map->value_size);
 }
 
 /* Wait for the key lock of a pinned state as `how` says. 0 held; -EBUSY or
@@ -176,6 +191,7 @@ LM_BY_KIND int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
 LM_BY_KIND lm_shard *release_entry(lm_entry *e, bool lru) {
     lm_state *st = e->st;
     if (!st) return NULL;
+    entry_write_back(e);
     e->st = NULL;
     lm_shard *sh = shard_of(e->map, st_hash(st));
     writes_end(st);

@@ -6,6 +6,7 @@ load("//lockmap:variants.bzl", "PEER_LOCKS", "VARIANTS")
 SUITES = {
     "api_test": "small",
     "concurrency_test": "medium",
+    "linearizability_test": "small",
     "lru_test": "medium",
 }
 
