@@ -27,6 +27,13 @@ static inline bool word_aligned(const void *p) {
 static inline void shared_store(unsigned char *dst, const void *src, size_t n) {
     const unsigned char *s = src;
     size_t i = 0;
+    if (n == sizeof(uint64_t) && word_aligned(dst)) {
+        /* The common 8-byte value: one store, no loop. */
+        uint64_t w;
+        memcpy(&w, s, sizeof w);
+        atomic_store_explicit((_Atomic uint64_t *)dst, w, memory_order_relaxed);
+        return;
+    }
     if (word_aligned(dst)) {
         for (; i + sizeof(uint64_t) <= n; i += sizeof(uint64_t)) {
             uint64_t w;

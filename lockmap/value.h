@@ -103,6 +103,15 @@ LM_BY_KIND int take_value(lockmap *map, lm_state *st, void *old_out, bool lru) {
     return 1;
 }
 
+/* A private copy of a value: an 8-byte one (the common case) without a call
+ * to memcpy. */
+static inline void copy_value(void *dst, const void *src, size_t size) {
+    if (size == sizeof(uint64_t))
+        memcpy(dst, src, sizeof(uint64_t));
+    else
+        memcpy(dst, src, size);
+}
+
 /* The held value as the holder may write it in place: the state's bytes,
  * or in shared_values maps a private copy in the entry (written back by
  * entry_write_back), since the holder's plain writes would race with
@@ -111,7 +120,7 @@ static inline void *entry_value_ptr(lm_entry *e) {
     if (!has_value(e->st)) return NULL;
     if (!e->map->shared_values) return st_value(e->st);
     if (!e->copied) {
-        memcpy(e->copy, st_value(e->st), e->map->value_size);
+        copy_value(e->copy, st_value(e->st), e->map->value_size);
         e->copied = true;
     }
     return e->copy;
@@ -122,7 +131,7 @@ static inline void *entry_value_ptr(lm_entry *e) {
 static inline void entry_refresh(lm_entry *e) {
     if (!e->copied) return;
     if (has_value(e->st))
-        memcpy(e->copy, st_value(e->st), e->map->value_size);
+        copy_value(e->copy, st_value(e->st), e->map->value_size);
     else
         e->copied = false;
 }
