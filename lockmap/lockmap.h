@@ -29,7 +29,9 @@ typedef struct lockmap_options {
     size_t capacity;   /* expected number of keys; 0 = start small */
     size_t shards;     /* 0 = 4 x online CPUs; rounded up to a power of two */
     uint64_t seed;     /* hash seed; 0 = a random one (HashDoS resistance) */
-    /* NULL = XXH3 64-bit (libxxhash). Called once per operation. */
+    /* NULL = the default: for keys up to 16 bytes a folded-multiply hash
+     * (as foldhash), beyond that XXH3 64-bit (libxxhash); both keyed by
+     * the seed. Called once per operation. */
     uint64_t (*hash)(const void *key, size_t klen, uint64_t seed);
     /* Called for every value the map discards (replaced without old_out,
      * removed without old_out, cleared, retained out, freed). Called with no

@@ -71,6 +71,7 @@ int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
                 size_t lru_capacity) {
     map->value_size = opts->value_size;
     map->seed = opts->seed ? opts->seed : lm_draw_seed();
+    map->short_secret = short_secret_of(map->seed);
     map->hash = opts->hash ? opts->hash : lm_default_hash;
     map->value_drop = opts->value_drop;
     map->ctx = opts->ctx;

@@ -81,6 +81,12 @@
  * so an entry records which map locked it (lm_entry.lru) and entry.c picks
  * that map's path once, at the top of each call.
  *
+ * Hashing (key_hash): keys up to 16 bytes, the common u64 ids and short
+ * strings, take a folded-multiply hash in the manner of foldhash
+ * (short_hash.h): two multiplies, keyed by two secret words drawn from the
+ * map's seed. XXH3 (keyed by the seed) stays for longer keys, where its
+ * cost per byte wins. A user hash replaces both.
+ *
  * A thread waiting for a key lock never holds a shard lock, and a key lock
  * holder may take any shard lock, so the two levels cannot deadlock. */
 #ifndef LOCKMAP_MAP_H
@@ -96,6 +102,7 @@
 #include "lockmap/lock_seam.h"
 #include "lockmap/lockmap.h"
 #include "lockmap/shard_lock.h"
+#include "lockmap/short_hash.h"
 
 /* Functions that take the map kind as `bool lru` (see above) are always
  * inlined, so each caller's literal folds the other map's branches away
@@ -147,6 +154,7 @@ typedef struct lm_shard {
 struct lockmap {
     size_t value_size;
     uint64_t seed;
+    lm_short_secret short_secret; /* the default hash's, drawn from seed */
     uint64_t (*hash)(const void *key, size_t klen, uint64_t seed);
     void (*value_drop)(void *value, void *ctx);
     void *ctx;
@@ -197,12 +205,12 @@ static inline bool bad_key(const void *key, size_t klen) {
     return (key == NULL && klen != 0) || klen > UINT32_MAX;
 }
 
-/* The key's hash: the default one inlined, or the user's through its pointer.
- */
+/* The key's hash: the default one inlined (short_hash.h up to LM_SHORT_KEY
+ * bytes, XXH3 beyond), or the user's through its pointer. */
 static inline uint64_t key_hash(lockmap *map, const void *key, size_t klen) {
-    if (map->hash == lm_default_hash)
-        return lm_default_hash_inline(key, klen, map->seed);
-    return map->hash(key, klen, map->seed);
+    if (map->hash != lm_default_hash) return map->hash(key, klen, map->seed);
+    if (klen <= LM_SHORT_KEY) return short_hash(&map->short_secret, key, klen);
+    return lm_default_hash_inline(key, klen, map->seed);
 }
 
 static inline lm_shard *shard_of(lockmap *map, uint64_t h) {
