@@ -81,6 +81,13 @@ static inline bool shared_equal(const unsigned char *shared, const void *mine,
                                 size_t n) {
     const unsigned char *m = mine;
     size_t i = 0;
+    if (n == sizeof(uint64_t) && word_aligned(shared)) {
+        /* The common 8-byte key: one load, no loop. */
+        uint64_t x;
+        memcpy(&x, m, sizeof x);
+        return atomic_load_explicit((const _Atomic uint64_t *)shared,
+                                    memory_order_relaxed) == x;
+    }
     if (word_aligned(shared)) {
         for (; i + sizeof(uint64_t) <= n; i += sizeof(uint64_t)) {
             uint64_t w, x;

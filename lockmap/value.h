@@ -112,6 +112,13 @@ static inline void copy_value(void *dst, const void *src, size_t size) {
         memcpy(dst, src, size);
 }
 
+/* entry_value_ptr's first call in a hold, for values of any size. */
+static __attribute__((noinline)) void *entry_copy_in(lm_entry *e) {
+    memcpy(e->copy, st_value(e->st), e->map->value_size);
+    e->copied = true;
+    return e->copy;
+}
+
 /* The held value as the holder may write it in place: the state's bytes,
  * or in shared_values maps a private copy in the entry (written back by
  * entry_write_back), since the holder's plain writes would race with
@@ -120,7 +127,10 @@ static inline void *entry_value_ptr(lm_entry *e) {
     if (!has_value(e->st)) return NULL;
     if (!e->map->shared_values) return st_value(e->st);
     if (!e->copied) {
-        copy_value(e->copy, st_value(e->st), e->map->value_size);
+        /* An 8-byte value inline; others through memcpy, out of line so
+         * that the common path needs no registers saved around a call. */
+        if (e->map->value_size != sizeof(uint64_t)) return entry_copy_in(e);
+        memcpy(e->copy, st_value(e->st), sizeof(uint64_t));
         e->copied = true;
     }
     return e->copy;
