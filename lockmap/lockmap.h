@@ -101,7 +101,12 @@ void lockmap_unlock(lockmap_entry *entry);
 /* The key's bytes (stored in the map) and length; NULL when not held. */
 const void *lockmap_entry_key(const lockmap_entry *entry, size_t *klen);
 /* NULL when vacant (or not held), else value_size writable bytes aligned to
- * alignof(max_align_t). */
+ * alignof(max_align_t), valid until the key is released or its value
+ * removed. For small values they may be a copy kept in the entry, which the
+ * map takes back when the key is released, so that lock-free readers never
+ * see a half-written value. Likewise for _or_insert and _or_insert_with, and
+ * for the value passed to for_each/retain callbacks (taken back when the
+ * callback returns). */
 void *lockmap_entry_value(lockmap_entry *entry);
 /* 1 replaced (old value copied to old_out, or dropped), 0 was vacant,
  * -EINVAL when the entry holds nothing. */
