@@ -113,7 +113,7 @@ static inline void copy_value(void *dst, const void *src, size_t size) {
 }
 
 /* entry_value_ptr's first call in a hold, for values of any size. */
-static __attribute__((noinline)) void *entry_copy_in(lm_entry *e) {
+static inline __attribute__((noinline)) void *entry_copy_in(lm_entry *e) {
     memcpy(e->copy, st_value(e->st), e->map->value_size);
     e->copied = true;
     return e->copy;
