@@ -26,7 +26,10 @@
  * exists: walk the chain with acquire loads. Memory of DEAD states is not
  * returned to the allocator but kept in the shard's pool (state.c) and reused
  * for new keys of the same size, so a stale pointer always points at a state
- * whose atomic fields can be read. get reads a value without its key lock
+ * whose atomic fields can be read. A walker may still stand on a state when
+ * it is reused and linked in front of another chain's head, so that link is
+ * stored with release too (new_state): the walker that follows it sees the
+ * head initialised. get reads a value without its key lock
  * too: key lock holders keep a write count in the state, odd while they hold
  * the key, and get keeps a copy taken between two equal even counts
  * (get_lockfree), for values up to LM_LOCKFREE_GET_MAX bytes (such maps have
