@@ -39,14 +39,14 @@ const void *lockmap_entry_key(const lockmap_entry *entry, size_t *klen) {
     if (!entry) return NULL;
     const lm_entry *e = (const lm_entry *)entry;
     if (!e->st) return NULL;
-    if (klen) *klen = e->st->klen;
+    if (klen) *klen = st_klen(e->st);
     return st_key(e->map, e->st);
 }
 
 void *lockmap_entry_value(lockmap_entry *entry) {
     if (!entry) return NULL;
     lm_entry *e = entry_impl(entry);
-    return e->st && has_value(e->st) ? st_value(e->st) : NULL;
+    return e->st ? entry_value_ptr(e) : NULL;
 }
 
 int lockmap_entry_insert(lockmap_entry *entry, const void *value,
@@ -54,14 +54,20 @@ int lockmap_entry_insert(lockmap_entry *entry, const void *value,
     if (!entry || !value || !entry_impl(entry)->st) return -EINVAL;
     lm_entry *e = entry_impl(entry);
     if (e->lru) return entry_set(e, value, old_out, true);
-    return entry_set(e, value, old_out, false);
+    entry_write_back(e);
+    int rc = entry_set(e, value, old_out, false);
+    entry_refresh(e);
+    return rc;
 }
 
 int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
     if (!entry || !entry_impl(entry)->st) return -EINVAL;
     lm_entry *e = entry_impl(entry);
     if (e->lru) return entry_take(e, old_out, true);
-    return entry_take(e, old_out, false);
+    entry_write_back(e);
+    int rc = entry_take(e, old_out, false);
+    entry_refresh(e);
+    return rc;
 }
 
 void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt) {
@@ -73,7 +79,7 @@ void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt) {
         else
             entry_set(e, dflt, NULL, false);
     }
-    return st_value(e->st);
+    return entry_value_ptr(e);
 }
 
 void *lockmap_entry_or_insert_with(lockmap_entry *entry,
@@ -84,17 +90,25 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
         return NULL;
     }
     lm_entry *e = entry_impl(entry);
-    if (has_value(e->st)) return st_value(e->st);
+    if (has_value(e->st)) return entry_value_ptr(e);
     /* init writes straight into the vacant slot: we hold the key, and the
-     * slot only counts as a value once marked present. */
-    int rc = init(st_value(e->st), ctx);
+     * slot only counts as a value once marked present. In shared_values
+     * maps the slot is the entry's private copy (lock-free readers may be
+     * reading the state's), published like any in-place write. */
+    unsigned char *slot = e->map->shared_values ? e->copy : st_value(e->st);
+    int rc = init(slot, ctx);
     if (rc != 0) {
         errno = rc < 0 ? -rc : rc;
         return NULL;
     }
-    if (e->lru)
+    if (e->lru) {
         value_appeared(e->map, e->st, true);
-    else
-        value_appeared(e->map, e->st, false);
-    return st_value(e->st);
+        return slot;
+    }
+    if (e->map->shared_values) {
+        shared_store(st_value(e->st), slot, e->map->value_size);
+        e->copied = true;
+    }
+    value_appeared(e->map, e->st, false);
+    return slot;
 }

@@ -16,7 +16,10 @@
 
 #include "lockmap/map.h"
 #include "lockmap/pin.h"
+#include "lockmap/shared_bytes.h"
 #include "lockmap/state.h"
+#include "lockmap/test_hooks.h"
+#include "lockmap/value.h"
 
 /* A lock-free lookup gives up after this many chain steps (chains are ~1
  * long; only stale pointers into reused states make them longer). */
@@ -47,6 +50,7 @@ static inline lm_state *find_lockfree(lm_shard *sh, uint64_t h, bool *absent) {
             return NULL;
         }
         if (st_hash(st) == h) return st;
+        LM_HOOK_WALK_STEP();
         st = atomic_load_explicit(&st->next, memory_order_acquire);
     }
     return NULL;
@@ -102,26 +106,16 @@ static inline lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
     return NULL;
 }
 
-/* Values up to this size are read without the key lock (copied to the stack
- * first, so that a copy that turns out torn never reaches the caller);
- * larger ones, rarer and costlier to copy twice, take the lock. */
-#define LM_LOCKFREE_GET_MAX 64
-
-/* ThreadSanitizer would rightly report the seqlock's racy copy (the value is
- * written with plain stores by lock holders): under it, get takes the lock. */
-#if defined(__SANITIZE_THREAD__)
-#define LM_LOCKFREE_GET 0
-#else
-#define LM_LOCKFREE_GET 1
-#endif
-
-/* get without any lock: find the state, copy key check and value between two
- * reads of its write count, and trust them if the count was even (nobody held
- * the key to write) and unchanged. While the count stays even the value
- * cannot go, so neither can the state (only states without a value die), so
- * the key bytes read are the state's. The copy reads memory a holder may be
- * writing: that is the seqlock idiom, and a torn copy is thrown away. 1 found,
- * 0 absent, -1 undecided: take the lock. */
+/* get without any lock, a seqlock read (Lameter; in C11 as Boehm, MSPC
+ * 2012): find the state, then between two reads of its write count check
+ * the key and copy the value, and trust both if the count was even (nobody
+ * held the key to write) and unchanged. While the count stays even the
+ * value cannot go, so neither can the state (only states without a value
+ * die), so the key bytes read are the state's. Holders write the value and
+ * new_state the key as shared bytes (shared_bytes.h), which are read here
+ * the same way, so a copy that races with a write is no data race: it is
+ * thrown away. Only for shared_values maps. 1 found, 0 absent, -1
+ * undecided: take the lock. */
 static inline int get_lockfree(lockmap *map, uint64_t h, const void *key,
                                size_t klen, void *value_out) {
     bool absent;
@@ -131,19 +125,29 @@ static inline int get_lockfree(lockmap *map, uint64_t h, const void *key,
      * least what the last holder left. */
     uint32_t n = atomic_load_explicit(&st->writes, memory_order_acquire);
     if (n & 1) return -1; /* held: wait for the holder on the lock */
-    /* Acquire: a reused state's key bytes, written before its word. */
+    /* Acquire: a reused state's klen and key, written before its word. */
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
-    if ((w & LM_DEAD) || !(w & LM_HAS_VALUE) ||
-        !st_matches(map, st, h, key, klen))
+    if ((w & LM_DEAD) || !(w & LM_HAS_VALUE) || st_klen(st) != klen ||
+        !shared_equal(st_key(map, st), key, klen))
         return -1;
-    unsigned char copy[LM_LOCKFREE_GET_MAX];
-    memcpy(copy, st_value(st), map->value_size);
-    /* Acquire fence: if the copy saw a write of a holder that came after our
-     * first read, the count read next is odd or larger (writes_begin's
-     * release fence). */
+    size_t size = map->value_size;
+    uint64_t one; /* the common 8-byte value: one load, no copy loop */
+    lm_value_buf copy;
+    if (size == sizeof one)
+        one = atomic_load_explicit((const _Atomic uint64_t *)st_value(st),
+                                   memory_order_relaxed);
+    else
+        shared_load(copy.bytes, st_value(st), size);
+    /* Acquire fence: if the reads above saw a write of a holder that came
+     * after our first read of the count, the count read next is odd or
+     * larger (writes_begin's release fence). */
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&st->writes, memory_order_relaxed) != n) return -1;
-    if (value_out) memcpy(value_out, copy, map->value_size);
+    if (!value_out) return 1;
+    if (size == sizeof one)
+        memcpy(value_out, &one, sizeof one);
+    else
+        memcpy(value_out, copy.bytes, size);
     return 1;
 }
 

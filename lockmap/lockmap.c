@@ -131,7 +131,7 @@ static inline int one_shot(lockmap *map, uint64_t h, const void *key,
 static int get(lockmap *map, const void *key, size_t klen, void *value_out) {
     if (!map || bad_key(key, klen)) return -EINVAL;
     uint64_t h = key_hash(map, key, klen);
-    if (LM_LOCKFREE_GET && map->value_size <= LM_LOCKFREE_GET_MAX) {
+    if (map->shared_values) {
         int rc = get_lockfree(map, h, key, klen, value_out);
         if (rc >= 0) return rc;
     }

@@ -29,7 +29,9 @@ typedef struct lockmap_options {
     size_t capacity;   /* expected number of keys; 0 = start small */
     size_t shards;     /* 0 = 4 x online CPUs; rounded up to a power of two */
     uint64_t seed;     /* hash seed; 0 = a random one (HashDoS resistance) */
-    /* NULL = XXH3 64-bit (libxxhash). Called once per operation. */
+    /* NULL = the default: for keys up to 16 bytes a folded-multiply hash
+     * (as foldhash), beyond that XXH3 64-bit (libxxhash); both keyed by
+     * the seed. Called once per operation. */
     uint64_t (*hash)(const void *key, size_t klen, uint64_t seed);
     /* Called for every value the map discards (replaced without old_out,
      * removed without old_out, cleared, retained out, freed). Called with no
@@ -106,7 +108,12 @@ void lockmap_unlock(lockmap_entry *entry);
 /* The key's bytes (stored in the map) and length; NULL when not held. */
 const void *lockmap_entry_key(const lockmap_entry *entry, size_t *klen);
 /* NULL when vacant (or not held), else value_size writable bytes aligned to
- * alignof(max_align_t). */
+ * alignof(max_align_t), valid until the key is released or its value
+ * removed. For small values they may be a copy kept in the entry, which the
+ * map takes back when the key is released, so that lock-free readers never
+ * see a half-written value. Likewise for _or_insert and _or_insert_with, and
+ * for the value passed to for_each/retain callbacks (taken back when the
+ * callback returns). */
 void *lockmap_entry_value(lockmap_entry *entry);
 /* 1 replaced (old value copied to old_out, or dropped), 0 was vacant,
  * -EINVAL when the entry holds nothing. */

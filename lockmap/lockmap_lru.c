@@ -263,8 +263,8 @@ static int pop_locked(lm_shard *sh, size_t key_cap, size_t *klen_out,
         if (atomic_load_explicit(&st->word, memory_order_relaxed) !=
             LM_HAS_VALUE)
             continue;
-        if (klen_out) *klen_out = st->klen;
-        if (st->klen > key_cap) return -ERANGE;
+        if (klen_out) *klen_out = st_klen(st);
+        if (st_klen(st) > key_cap) return -ERANGE;
         if (!kill(st, LM_HAS_VALUE)) continue; /* pinned just now */
         unlink_dead(sh, st, true);
         count_values(sh, -1);
@@ -289,7 +289,7 @@ int lockmap_lru_pop(lockmap_lru *m, void *key_out, size_t key_cap,
         lm_shard_lock_release(&sh->lock);
         if (rc == -ENOENT) continue;
         if (rc) return rc;
-        if (st->klen) memcpy(key_out, st_key(map, st), st->klen);
+        if (st_klen(st)) memcpy(key_out, st_key(map, st), st_klen(st));
         hand_out(map, st, value_out);
         lm_state_free(map, st);
         return 0;

@@ -71,11 +71,15 @@ int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
                 size_t lru_capacity) {
     map->value_size = opts->value_size;
     map->seed = opts->seed ? opts->seed : lm_draw_seed();
+    map->short_secret = short_secret_of(map->seed);
     map->hash = opts->hash ? opts->hash : lm_default_hash;
     map->value_drop = opts->value_drop;
     map->ctx = opts->ctx;
     map->shard_mask = g->nshards - 1;
     map->state_prefix = lru_capacity ? sizeof(lm_lru_links) : 0;
+    map->shared_values = !lru_capacity &&
+                         opts->value_size <= LM_LOCKFREE_GET_MAX &&
+                         opts->value_size <= LM_ENTRY_COPY_MAX;
     map->shards =
         lm_aligned_alloc(alignof(lm_shard), g->nshards * sizeof(lm_shard));
     if (!map->shards) return ENOMEM;

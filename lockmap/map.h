@@ -26,22 +26,46 @@
  * exists: walk the chain with acquire loads. Memory of DEAD states is not
  * returned to the allocator but kept in the shard's pool (state.c) and reused
  * for new keys of the same size, so a stale pointer always points at a state
- * whose atomic fields can be read. get reads a value without its key lock
+ * whose atomic fields can be read. A walker may still stand on a state when
+ * it is reused and linked in front of another chain's head, so that link is
+ * stored with release too (new_state): the walker that follows it sees the
+ * head initialised. get reads a value without its key lock
  * too: key lock holders keep a write count in the state, odd while they hold
  * the key, and get keeps a copy taken between two equal even counts
- * (get_lockfree). Nor does finding that a key is absent: a walk that ends
- * without the key's hash proves it absent if no chain was rewired meanwhile,
- * which the shard's relink sequence tells (table.h; a seqlock: odd while a
- * state leaves its chain for the pool or a resize moves the chains; Lameter's
- * seqlocks, with the C11 fences of Boehm, "Can seqlocks get along with
- * programming language memory models?", MSPC 2012). The found state's key
- * lock is then tried at once (try_held): once held, a state that is alive,
- * has a value and is the key's stays so without a reference, since only the
- * lock holder can remove the value and only states without one die.
- * Otherwise the thread pins the state (a CAS that refuses DEAD states, then a
- * key check, or under the shard lock, which also creates missing states) and
- * waits for the key lock. Tables replaced by a resize are likewise kept until
- * lockmap_free.
+ * (get_lockfree), for values up to LM_LOCKFREE_GET_MAX bytes (such maps have
+ * `shared_values`). A copy that overlaps a write is thrown away, but under
+ * C11 it would still be a data race if either side used plain accesses, so
+ * the value and key bytes of these maps are shared bytes (shared_bytes.h):
+ * written and read only as relaxed atomics, ordered by the count's
+ * acquire/release and fences (Boehm, below). That covers every write the
+ * core makes (insert, the key of a reused state). Writes it does not make
+ * are the holder's own, in place, through the pointer the API hands out
+ * (lockmap_entry_value, _or_insert, _or_insert_with, for_each and retain
+ * visitors): plain stores in user code, which no protocol without readers
+ * announcing themselves could keep from racing with a lock-free copy. So
+ * the holder never gets the state's bytes: it gets a private copy (in the
+ * entry, lm_entry.copy; on the walk's stack for visitors), which goes back
+ * into the state as shared bytes before any other operation on the value
+ * and before the key is let go, while the count is still odd. What a
+ * lock-free get reads is thus only ever written atomically, and
+ * ThreadSanitizer checks the lock-free path like any other. Two costs: a
+ * holder's pointer is into its entry (which must not move while held
+ * anyway), and values that do not fit the entry beside the back end's
+ * waiter (LM_ENTRY_COPY_MAX: 32 bytes for futex, 16 for the MCS locks, none
+ * for CNA) are read under the key lock. value_drop also gets a private
+ * copy in these maps, as it may write what it is given. Nor does finding that a
+ * key is absent: a walk that ends without the key's hash proves it absent if no
+ * chain was rewired meanwhile, which the shard's relink sequence tells
+ * (table.h; a seqlock: odd while a state leaves its chain for the pool or a
+ * resize moves the chains; Lameter's seqlocks, with the C11 fences of Boehm,
+ * "Can seqlocks get along with programming language memory models?", MSPC
+ * 2012). The found state's key lock is then tried at once (try_held): once
+ * held, a state that is alive, has a value and is the key's stays so without a
+ * reference, since only the lock holder can remove the value and only states
+ * without one die. Otherwise the thread pins the state (a CAS that refuses DEAD
+ * states, then a key check, or under the shard lock, which also creates missing
+ * states) and waits for the key lock. Tables replaced by a resize are likewise
+ * kept until lockmap_free.
  *
  * LRU maps (lockmap_lru.c) always look up under the shard lock, since every
  * access may reorder the shard's LRU list; their dead states go straight back
@@ -60,6 +84,12 @@
  * so an entry records which map locked it (lm_entry.lru) and entry.c picks
  * that map's path once, at the top of each call.
  *
+ * Hashing (key_hash): keys up to 16 bytes, the common u64 ids and short
+ * strings, take a folded-multiply hash in the manner of foldhash
+ * (short_hash.h): two multiplies, keyed by two secret words drawn from the
+ * map's seed. XXH3 (keyed by the seed) stays for longer keys, where its
+ * cost per byte wins. A user hash replaces both.
+ *
  * A thread waiting for a key lock never holds a shard lock, and a key lock
  * holder may take any shard lock, so the two levels cannot deadlock. */
 #ifndef LOCKMAP_MAP_H
@@ -75,6 +105,7 @@
 #include "lockmap/lock_seam.h"
 #include "lockmap/lockmap.h"
 #include "lockmap/shard_lock.h"
+#include "lockmap/short_hash.h"
 
 /* Functions that take the map kind as `bool lru` (see above) are always
  * inlined, so each caller's literal folds the other map's branches away
@@ -126,12 +157,18 @@ typedef struct lm_shard {
 struct lockmap {
     size_t value_size;
     uint64_t seed;
+    lm_short_secret short_secret; /* the default hash's, drawn from seed */
     uint64_t (*hash)(const void *key, size_t klen, uint64_t seed);
     void (*value_drop)(void *value, void *ctx);
     void *ctx;
     size_t shard_mask;
     lm_shard *shards;
     size_t state_prefix; /* bytes before each state: LRU links, or 0 */
+    /* Plain maps whose values get reads without the key lock (value_size
+     * up to LM_LOCKFREE_GET_MAX): their value and key bytes are written
+     * and read as shared bytes (shared_bytes.h), and holders are handed a
+     * private copy of the value (lm_entry.copy) instead of the state's. */
+    bool shared_values;
 };
 
 /* What lockmap_entry's opaque bytes hold. */
@@ -140,13 +177,29 @@ typedef struct lm_entry {
     lm_state *st; /* NULL: holds nothing */
     bool pinned;  /* holds a reference; else the value keeps st alive */
     bool lru;     /* taken from an LRU map: entry.c takes its paths */
+    bool copied;  /* the holder was handed `copy` (shared_values maps) */
     lm_waiter_t waiter;
+    /* shared_values maps: the value as the holder sees it once it asked for
+     * a pointer (lockmap_entry_value and the like), written back to the
+     * state before the key is let go (see DESIGN: in-place writes). */
+    alignas(max_align_t) unsigned char copy[];
 } lm_entry;
 
 _Static_assert(sizeof(lm_entry) <= sizeof(lockmap_entry),
                "lockmap_entry too small for this back end's waiter");
 _Static_assert(alignof(lm_entry) <= alignof(lockmap_entry),
                "lockmap_entry under-aligned for this back end's waiter");
+
+/* Room for the holder's private copy of a value in lockmap_entry's bytes,
+ * after this back end's waiter. */
+#define LM_ENTRY_COPY_MAX (sizeof(lockmap_entry) - offsetof(lm_entry, copy))
+
+/* Values up to this size are read without the key lock (get_lockfree):
+ * copied to the stack first, so that a copy that turns out torn never
+ * reaches the caller. Larger ones, rarer and costlier to copy twice, take
+ * the lock, and so do values too big for the holder's private copy in the
+ * entry with this back end's waiter (LM_ENTRY_COPY_MAX). */
+#define LM_LOCKFREE_GET_MAX 64
 
 static inline lm_entry *entry_impl(lockmap_entry *e) { return (lm_entry *)e; }
 
@@ -155,12 +208,12 @@ static inline bool bad_key(const void *key, size_t klen) {
     return (key == NULL && klen != 0) || klen > UINT32_MAX;
 }
 
-/* The key's hash: the default one inlined, or the user's through its pointer.
- */
+/* The key's hash: the default one inlined (short_hash.h up to LM_SHORT_KEY
+ * bytes, XXH3 beyond), or the user's through its pointer. */
 static inline uint64_t key_hash(lockmap *map, const void *key, size_t klen) {
-    if (map->hash == lm_default_hash)
-        return lm_default_hash_inline(key, klen, map->seed);
-    return map->hash(key, klen, map->seed);
+    if (map->hash != lm_default_hash) return map->hash(key, klen, map->seed);
+    if (klen <= LM_SHORT_KEY) return short_hash(&map->short_secret, key, klen);
+    return lm_default_hash_inline(key, klen, map->seed);
 }
 
 static inline lm_shard *shard_of(lockmap *map, uint64_t h) {

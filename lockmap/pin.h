@@ -14,6 +14,7 @@
 
 #include "lockmap/lru_list.h"
 #include "lockmap/map.h"
+#include "lockmap/shared_bytes.h"
 #include "lockmap/state.h"
 #include "lockmap/table.h"
 
@@ -37,12 +38,24 @@ LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
      * the lock. The lock is free otherwise (dead states have no holders). */
     /* Relaxed: published by the release stores below. */
     atomic_store_explicit(&st->hash, h, memory_order_relaxed);
-    st->klen = (uint32_t)klen;
-    if (klen) memcpy(st_key(map, st), key, klen);
+    /* Relaxed: as the hash. A stale get_lockfree may read klen and the key
+     * bytes while we write them: shared bytes in maps it reads (it then
+     * rejects what it read, as the state's write count moved on). */
+    atomic_store_explicit(&st->klen, (uint32_t)klen, memory_order_relaxed);
+    if (map->shared_values)
+        shared_store(st_key(map, st), key, klen);
+    else if (klen)
+        memcpy(st_key(map, st), key, klen);
     if (lru) *lru_links(st) = (lm_lru_links){NULL, NULL};
     lm_table *t = table_locked(sh);
     _Atomic(lm_state *) *head = &t->buckets[h & t->mask];
-    atomic_store_explicit(&st->next, next_locked(head), memory_order_relaxed);
+    /* Release: a lock-free walker may still stand on this state from its
+     * previous life and follow this link to the chain's head; our release,
+     * after the shard lock that ordered us after the head's creation, makes
+     * the head's fields (hash, key, lock) visible to that walker's acquire
+     * load of `next`. Relaxed would leave them unordered (issue 15; see
+     * lockmap/tests/walk_order_test.c). */
+    atomic_store_explicit(&st->next, next_locked(head), memory_order_release);
     /* Release: a stale reader that pins this (reused) state sees the new key
      * and lock, not the old ones. */
     atomic_store_explicit(&st->word, word, memory_order_release);
@@ -143,6 +156,19 @@ LM_BY_KIND void entry_hold(lm_entry *e, lockmap *map, lm_state *st, bool pinned,
     e->st = st;
     e->pinned = pinned;
     e->lru = lru;
+    e->copied = false;
+}
+
+/* shared_values maps: the holder's private copy of the value goes back into
+ * the state (as shared bytes) before anyone else may see the value: before
+ * an operation on the held value, and before the key is let go. */
+static inline void entry_write_back(lm_entry *e) {
+    if (!e->copied) return;
+    size_t size = e->map->value_size;
+    /* shared_values maps only: their values fit the entry (map.c). Said
+     * here so that the compiler knows the copy stays inside the entry. */
+    if (size > LM_ENTRY_COPY_MAX) __builtin_unreachable();
+    shared_store(st_value(e->st), e->copy, size);
 }
 
 /* Wait for the key lock of a pinned state as `how` says. 0 held; -EBUSY or
@@ -170,6 +196,7 @@ LM_BY_KIND int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
 LM_BY_KIND lm_shard *release_entry(lm_entry *e, bool lru) {
     lm_state *st = e->st;
     if (!st) return NULL;
+    entry_write_back(e);
     e->st = NULL;
     lm_shard *sh = shard_of(e->map, st_hash(st));
     writes_end(st);

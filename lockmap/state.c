@@ -13,6 +13,7 @@ lm_state *lm_state_alloc(lockmap *map, size_t size) {
     atomic_init(&st->word, LM_DEAD);
     atomic_init(&st->next, NULL);
     atomic_init(&st->hash, 0);
+    atomic_init(&st->klen, 0);
     atomic_init(&st->writes, 0);
     lm_lock_init(&st->lock);
     return st;
@@ -33,7 +34,7 @@ lm_state *lm_pool_take(lockmap *map, lm_shard *sh, size_t size) {
     lm_state *prev = NULL, *st = sh->pool[c];
     for (int i = 0; st && i < LM_POOL_LARGE_SCAN; i++) {
         lm_state *next = next_locked(&st->next);
-        if (state_size(map, st->klen) == size) {
+        if (state_size(map, st_klen(st)) == size) {
             if (prev) /* Release: as in lm_pool_put. */
                 atomic_store_explicit(&prev->next, next, memory_order_release);
             else
@@ -47,7 +48,7 @@ lm_state *lm_pool_take(lockmap *map, lm_shard *sh, size_t size) {
 }
 
 void lm_pool_put(lockmap *map, lm_shard *sh, lm_state *st) {
-    lm_state **slot = &sh->pool[pool_class(state_size(map, st->klen))];
+    lm_state **slot = &sh->pool[pool_class(state_size(map, st_klen(st)))];
     /* st leaves the chain for good: a walker standing on it would go on
      * into the pool and could miss the rest of its chain. */
     uint32_t seq = relink_begin(sh);

@@ -20,8 +20,8 @@ struct lm_state {
     _Atomic(lm_state *) next; /* chain (or pool); written under shard lock */
     _Atomic uint64_t hash;    /* set before the state is published */
     _Atomic uint32_t word;    /* refs * LM_REF | LM_DEAD | LM_HAS_VALUE */
-    uint32_t klen;
-    _Atomic uint32_t writes; /* odd while a key lock holder may write */
+    _Atomic uint32_t klen;    /* set before the state is published */
+    _Atomic uint32_t writes;  /* odd while a key lock holder may write */
     lm_lock_t lock;
     /* value_size bytes of value at LM_VALUE_OFFSET, then the key bytes. */
 };
@@ -41,6 +41,12 @@ static inline unsigned char *st_key(lockmap *map, lm_state *st) {
  * lock-free readers only use it as a hint before pinning. */
 static inline uint64_t st_hash(lm_state *st) {
     return atomic_load_explicit(&st->hash, memory_order_relaxed);
+}
+
+/* Relaxed: as st_hash, and get_lockfree checks the key it found again
+ * after reading it (the write count). */
+static inline size_t st_klen(lm_state *st) {
+    return atomic_load_explicit(&st->klen, memory_order_relaxed);
 }
 
 /* Relaxed: HAS_VALUE is read by the key lock holder, who wrote it last or
@@ -65,7 +71,7 @@ static inline bool keys_equal(const unsigned char *a, const void *b,
 /* Only for a pinned state or under the shard lock: the key bytes are stable. */
 static inline bool st_matches(lockmap *map, lm_state *st, uint64_t h,
                               const void *key, size_t klen) {
-    return st_hash(st) == h && st->klen == klen &&
+    return st_hash(st) == h && st_klen(st) == klen &&
            keys_equal(st_key(map, st), key, klen);
 }
 

@@ -2,7 +2,8 @@
  * Only through the testonly target //lockmap:testing, so no library or tool
  * can depend on them. Every map that the suites run (the core, and each peer
  * in its test-only target) implements the lm_debug_* functions; the
- * allocation failpoints exist only in //lockmap:lockmap_futex_failpoints. */
+ * allocation failpoints exist only in //lockmap:lockmap_futex_failpoints,
+ * the walk hook only in //lockmap:lockmap_futex_hooks. */
 #ifndef LOCKMAP_TESTING_H
 #define LOCKMAP_TESTING_H
 
@@ -29,6 +30,13 @@ void lm_alloc_fail_nth(long n);
 long lm_alloc_live(void);
 /* Allocation calls so far, failed ones included. */
 long lm_alloc_calls(void);
+
+/* Walk hook (the core built with LM_TEST_HOOKS, only in
+ * //lockmap:lockmap_futex_hooks): called by a lock-free chain walk after it
+ * found a state's hash not to be the key's and before it loads that state's
+ * `next` link, on the walking thread. NULL removes it. */
+typedef void (*lm_walk_hook_fn)(void);
+void lm_test_set_walk_hook(lm_walk_hook_fn hook);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 #ifndef LOCKMAP_VALUE_H
 #define LOCKMAP_VALUE_H
 
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -12,10 +13,26 @@
 #include "lockmap/lru_list.h"
 #include "lockmap/map.h"
 #include "lockmap/pin.h"
+#include "lockmap/shared_bytes.h"
 #include "lockmap/state.h"
 
+/* A value big enough for any shared_values map's value, aligned as values
+ * are. */
+typedef struct {
+    alignas(max_align_t) unsigned char bytes[LM_LOCKFREE_GET_MAX];
+} lm_value_buf;
+
 static inline void drop_value(lockmap *map, void *value) {
-    if (map->value_drop) map->value_drop(value, map->ctx);
+    if (!map->value_drop) return;
+    if (!map->shared_values) {
+        map->value_drop(value, map->ctx);
+        return;
+    }
+    /* value_drop may write what it is given (poison a freed pointer, say):
+     * give it a private copy, as readers may still be reading the state. */
+    lm_value_buf buf;
+    memcpy(buf.bytes, value, map->value_size);
+    map->value_drop(buf.bytes, map->ctx);
 }
 
 /* HAS_VALUE changed under the key lock: keep the count and LRU list in step. */
@@ -49,11 +66,20 @@ static inline void hand_out(lockmap *map, lm_state *st, void *out) {
         drop_value(map, st_value(st));
 }
 
+/* Holders write a shared_values map's value as shared bytes (lock-free
+ * readers may be reading it); they read it as plain memory, since only
+ * holders write it and the key lock orders them. */
 static inline void fill_value(lockmap *map, lm_state *st, const void *value) {
-    if (value)
+    if (map->shared_values) {
+        if (value)
+            shared_store(st_value(st), value, map->value_size);
+        else
+            shared_zero(st_value(st), map->value_size);
+    } else if (value) {
         memcpy(st_value(st), value, map->value_size);
-    else
+    } else {
         memset(st_value(st), 0, map->value_size);
+    }
 }
 
 /* 1 replaced (old copied or dropped), 0 was vacant. */
@@ -75,6 +101,49 @@ LM_BY_KIND int take_value(lockmap *map, lm_state *st, void *old_out, bool lru) {
     hand_out(map, st, old_out);
     value_gone(map, st, lru);
     return 1;
+}
+
+/* A private copy of a value: an 8-byte one (the common case) without a call
+ * to memcpy. */
+static inline void copy_value(void *dst, const void *src, size_t size) {
+    if (size == sizeof(uint64_t))
+        memcpy(dst, src, sizeof(uint64_t));
+    else
+        memcpy(dst, src, size);
+}
+
+/* entry_value_ptr's first call in a hold, for values of any size. */
+static inline __attribute__((noinline)) void *entry_copy_in(lm_entry *e) {
+    memcpy(e->copy, st_value(e->st), e->map->value_size);
+    e->copied = true;
+    return e->copy;
+}
+
+/* The held value as the holder may write it in place: the state's bytes,
+ * or in shared_values maps a private copy in the entry (written back by
+ * entry_write_back), since the holder's plain writes would race with
+ * lock-free readers. NULL when vacant. */
+static inline void *entry_value_ptr(lm_entry *e) {
+    if (!has_value(e->st)) return NULL;
+    if (!e->map->shared_values) return st_value(e->st);
+    if (!e->copied) {
+        /* An 8-byte value inline; others through memcpy, out of line so
+         * that the common path needs no registers saved around a call. */
+        if (e->map->value_size != sizeof(uint64_t)) return entry_copy_in(e);
+        memcpy(e->copy, st_value(e->st), sizeof(uint64_t));
+        e->copied = true;
+    }
+    return e->copy;
+}
+
+/* After an operation on the held value (entry_write_back before it): the
+ * holder's private copy follows the state's value, or is gone with it. */
+static inline void entry_refresh(lm_entry *e) {
+    if (!e->copied) return;
+    if (has_value(e->st))
+        copy_value(e->copy, st_value(e->st), e->map->value_size);
+    else
+        e->copied = false;
 }
 
 /* The one-shot operations' work on a held entry (lockmap_get, _insert,

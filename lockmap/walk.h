@@ -86,12 +86,31 @@ typedef struct {
     void *ctx;
 } lm_visit_arg;
 
+/* The value a visitor may write in place: the state's, or in shared_values
+ * maps a private copy (see entry_value_ptr), put back by visited_value. */
+static inline void *value_to_visit(lockmap *map, lm_state *st,
+                                   lm_value_buf *buf) {
+    if (!map->shared_values) return st_value(st);
+    memcpy(buf->bytes, st_value(st), map->value_size);
+    return buf->bytes;
+}
+
+static inline void visited_value(lockmap *map, lm_state *st,
+                                 lm_value_buf *buf) {
+    if (map->shared_values)
+        shared_store(st_value(st), buf->bytes, map->value_size);
+}
+
 static inline int visit_step(lockmap *map, lm_state *st, void *arg,
                              bool *remove) {
     (void)remove;
     lm_visit_arg *a = arg;
     if (!has_value(st)) return 0;
-    return a->fn(st_key(map, st), st->klen, st_value(st), a->ctx);
+    lm_value_buf buf;
+    int rc = a->fn(st_key(map, st), st_klen(st), value_to_visit(map, st, &buf),
+                   a->ctx);
+    visited_value(map, st, &buf);
+    return rc;
 }
 
 typedef struct {
@@ -102,8 +121,15 @@ typedef struct {
 static inline int retain_step(lockmap *map, lm_state *st, void *arg,
                               bool *remove) {
     lm_retain_arg *a = arg;
-    *remove = has_value(st) && (!a->keep || !a->keep(st_key(map, st), st->klen,
-                                                     st_value(st), a->ctx));
+    if (!has_value(st)) return 0;
+    if (!a->keep) {
+        *remove = true;
+        return 0;
+    }
+    lm_value_buf buf;
+    *remove = !a->keep(st_key(map, st), st_klen(st),
+                       value_to_visit(map, st, &buf), a->ctx);
+    visited_value(map, st, &buf);
     return 0;
 }
 

@@ -5,6 +5,7 @@ load("//:registry.bzl", "ALL", "CORE_MAPS", "PEERS", "map_test_library", "test_l
 SUITES = {
     "api_test": "small",
     "concurrency_test": "medium",
+    "linearizability_test": "small",
     "lru_test": "medium",
 }
 

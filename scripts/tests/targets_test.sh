@@ -2,7 +2,9 @@
 # scripts/targets on targets_fixture.csv. Its numbers make the pairwise ratio
 # (median over repetitions of the per-repetition ratio) differ from the ratio
 # of the medians: entry 2 thr / 1 thr is 0.43 pairwise (4/5, 5/14, 9/21) but
-# 0.36 from the medians (5/14). A FAIL row (rep 4) must not count.
+# 0.36 from the medians (5/14). A FAIL row (rep 4) must not count. futex/
+# rust-design get at 1 thread is 1.20 pairwise (13/10, 12/10, 30/30) but
+# 1.30 from the medians (13/10).
 . "$(dirname "$0")/lib.sh"
 T="$ROOT/scripts/targets"
 F="$ROOT/scripts/tests/targets_fixture.csv"
@@ -20,6 +22,12 @@ check "hot/lock uses time per op: $(line 'hot/lock')" \
     sh -c "echo '$(line 'hot/lock')' | grep -q '1.67 .*(n=3).* met$'"
 check "no data said: $(line 'futex/tbb entry')" \
     sh -c "echo '$(line 'futex/tbb entry')' | grep -q 'no data  (n=0).*no data$'"
+check "rust-design pairwise: $(line 'rust-design get, 1 thr')" \
+    sh -c "echo '$(line 'rust-design get, 1 thr')' | grep -q '1.20 .*(n=3).*NOT met$'"
+check "rust-design hot has no peer rows: $(line 'rust-design hot, 1 thr')" \
+    sh -c "echo '$(line 'rust-design hot, 1 thr')' | grep -q 'no data  (n=0).*no data$'"
+check "entry/floor 0.75 not met at 1 thr: $(line '>= 0.75, 1 thr')" \
+    sh -c "echo '$(line '>= 0.75, 1 thr')' | grep -q '0.70 .*(n=3).*NOT met$'"
 check "memory listed" grep -q 'futex 42.5, mcs 58.5' "$TMP/out"
 
 "$T" --format=markdown "$F" >"$TMP/md" 2>/dev/null
