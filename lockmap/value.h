@@ -112,8 +112,9 @@ static inline void copy_value(void *dst, const void *src, size_t size) {
         memcpy(dst, src, size);
 }
 
-/* entry_value_ptr's first call in a hold, for values of any size. */
-static inline __attribute__((noinline)) void *entry_copy_in(lm_entry *e) {
+/* entry_value_ptr's first call in a hold, for values of any size: out of
+ * line, off the hot path (and unused in some units). */
+static __attribute__((noinline, unused)) void *entry_copy_in(lm_entry *e) {
     memcpy(e->copy, st_value(e->st), e->map->value_size);
     e->copied = true;
     return e->copy;

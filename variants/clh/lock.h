@@ -143,7 +143,7 @@ static inline void clh_cache_free(void *unused) {
         free(n);
     }
     clh_cache.count = 0;
-    /* A later destructor of the same thread that takes a lock re-arms us:
+    /* A later destructor of the same thread that gives a node back re-arms us:
      * glibc reruns destructors whose value was set again. */
     clh_cache.registered = false;
 }
@@ -160,13 +160,6 @@ static inline clh_node_t *clh_node_take(void) {
         clh_cache.count--;
         return n;
     }
-    if (!clh_cache.registered) {
-        /* Arm the destructor once per thread. If the key cannot be made,
-         * an exiting thread leaks its spares (at most CLH_CACHE_NODES). */
-        pthread_once(&clh_cache_once, clh_cache_make_key);
-        clh_cache.registered = true;
-        if (clh_cache_key_ok) pthread_setspecific(clh_cache_key, &clh_cache);
-    }
     return aligned_alloc(CLH_NODE_ALIGN, CLH_NODE_ALIGN);
 }
 
@@ -175,6 +168,17 @@ static inline void clh_node_give_back(clh_node_t *n) {
     if (clh_cache.count >= CLH_CACHE_NODES) {
         free(n);
         return;
+    }
+    if (!clh_cache.registered) {
+        /* Arm the destructor once per thread, when the cache first gets a
+         * node: the core includes this header in several translation
+         * units, each with its own cache (the statics above), and one that
+         * only unlocks fills its cache without ever allocating. If the key
+         * cannot be made, an exiting thread leaks its spares (at most
+         * CLH_CACHE_NODES per unit). */
+        pthread_once(&clh_cache_once, clh_cache_make_key);
+        clh_cache.registered = true;
+        if (clh_cache_key_ok) pthread_setspecific(clh_cache_key, &clh_cache);
     }
     n->spare = clh_cache.head;
     clh_cache.head = n;
