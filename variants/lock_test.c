@@ -243,6 +243,7 @@ static void wait_queue_grew(uintptr_t m) {
     while (queue_mark() == m) sched_yield();
 }
 
+#ifdef LT_TIMED_QUEUES
 /* The same, unless *done is set first: a timed waiter that gives up may
  * empty the queue again (mcs-park's head leaves it), and a poll that missed
  * the short-lived tail would wait for ever. */
@@ -252,6 +253,7 @@ static void wait_queue_grew_unless(uintptr_t m, atomic_int *done) {
            !atomic_load_explicit(done, memory_order_acquire))
         sched_yield();
 }
+#endif
 #endif
 
 /* ---- tests --------------------------------------------------------------- */
