@@ -48,9 +48,10 @@ PROGRAMS=(
     "scripts/test"
     "scripts/setup help:flag"
     "scripts/check-install help:flag"
+    "scripts/mutants only:name timeout:count list:flag help:flag"
 )
 # Scripts that take no options at all and are not checked here.
-NOT_CHECKED="args_test args_test.sh BUILD sweeps tests"
+NOT_CHECKED="args_test args_test.sh BUILD mutants.d sweeps tests"
 
 mkdir -p "$TMP/adir"
 # What lmbench is given before the bad option (which comes last and wins), so

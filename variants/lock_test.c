@@ -28,7 +28,8 @@
  * thread's stack); they count failures with CHECK, and the main thread
  * asserts the count is zero. Waiting for another thread is done by polling an
  * observable condition (a flag, the queue's tail), never by sleeping. A hang
- * (say a lost wake-up) fails through Bazel's test timeout.
+ * (say a lost wake-up) fails fast through the per-test watchdog below, which
+ * names the stalled test.
  *
  * Atomics written without an explicit order (atomic_store, atomic_load) are
  * seq_cst resets and reads between phases, while no worker runs; the
@@ -43,6 +44,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -148,8 +151,61 @@ static void critical_section(void) {
     CHECK(atomic_exchange_explicit(&g_inside, 0, memory_order_relaxed) == 1);
 }
 
+/* ---- per-test watchdog ----------------------------------------------------
+ * A lock that never hands over (a lost wake-up, a missing unlock) hangs a
+ * test. A watchdog thread fails the whole binary with the stalled test's
+ * name once one test has run LT_TEST_BUDGET_S seconds, long before Bazel's
+ * timeout. The budget: the slowest whole binary (lock_test_cna) took 3 to
+ * 10 s, plain or under TSan, on this 2-core machine while other builds ran,
+ * and each test is a part of that; 20 s leaves a margin for a loaded machine
+ * and stays well inside the 60 s of a small test. */
+#define LT_TEST_BUDGET_S 20
+#define LT_WATCHDOG_POLL_MS 100
+
+/* The running test's name and start (0: none). Relaxed atomics: the watchdog
+ * only reads them to decide whether to give up; it orders nothing. */
+static _Atomic(const char *) g_test_name;
+static _Atomic uint64_t g_test_start_ns;
+
+static uint64_t lt_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *lt_watchdog(void *arg) {
+    (void)arg;
+    for (;;) {
+        /* A poll period, not synchronisation: nothing waits on this. */
+        struct timespec poll = {0, LT_WATCHDOG_POLL_MS * 1000000L};
+        nanosleep(&poll, NULL);
+        uint64_t start =
+            atomic_load_explicit(&g_test_start_ns, memory_order_relaxed);
+        if (start && lt_now_ns() - start >= LT_TEST_BUDGET_S * 1000000000ull) {
+            fprintf(stderr, "WATCHDOG: %s: %s still running after %d s\n",
+                    LT_VARIANT_NAME,
+                    atomic_load_explicit(&g_test_name, memory_order_relaxed),
+                    LT_TEST_BUDGET_S);
+            _exit(1);
+        }
+    }
+    return NULL;
+}
+
+static void lt_watchdog_start(void) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, lt_watchdog, NULL) != 0 ||
+        pthread_detach(t) != 0) {
+        fprintf(stderr, "%s: cannot start the watchdog\n", LT_VARIANT_NAME);
+        exit(1);
+    }
+}
+
+/* The test's name comes as its initial state (T below). */
 static int setup(void **state) {
-    (void)state;
+    atomic_store_explicit(&g_test_name, (const char *)*state,
+                          memory_order_relaxed);
+    atomic_store_explicit(&g_test_start_ns, lt_now_ns(), memory_order_relaxed);
     lm_lock_init(&g_lock);
     g_counter = 0;
     atomic_store(&g_inside, 0);
@@ -159,6 +215,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
+    atomic_store_explicit(&g_test_start_ns, 0, memory_order_relaxed);
     lm_lock_destroy(&g_lock);
     return 0;
 }
@@ -1225,9 +1282,10 @@ static void test_clh_lent_nodes(void **state) {
 }
 #endif
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_prestate_setup_teardown(f, setup, teardown, #f)
 
 int main(void) {
+    lt_watchdog_start();
     const struct CMUnitTest tests[] = {
         T(test_name),
         T(test_trylock),

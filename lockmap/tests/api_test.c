@@ -384,6 +384,60 @@ static void test_scoped_forms_unlock(void **state) {
 /* ---- batches ----------------------------------------------------------------
  */
 
+/* lockmap_lock_batch on a helper thread, for batches with a duplicate key: a
+ * map that locked that key twice would deadlock, and the caller fails after
+ * LM_WATCHDOG_STALL_S (naming the call) instead of hanging until Bazel's
+ * timeout. The call's record is static: a deadlocked helper never returns,
+ * and keeps pointing at it after the test has failed. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    lockmap *m;
+    const lockmap_key *keys;
+    size_t n;
+    lockmap_entry *entries;
+    int rc;
+} batch_call = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void *batch_call_main(void *arg) {
+    (void)arg;
+    int rc = lockmap_lock_batch(batch_call.m, batch_call.keys, batch_call.n,
+                                batch_call.entries);
+    pthread_mutex_lock(&batch_call.mu);
+    batch_call.rc = rc;
+    batch_call.done = true;
+    pthread_cond_signal(&batch_call.cv);
+    pthread_mutex_unlock(&batch_call.mu);
+    return NULL;
+}
+
+static int lock_batch_returning(lockmap *m, const lockmap_key *keys, size_t n,
+                                lockmap_entry *entries) {
+    batch_call.m = m;
+    batch_call.keys = keys;
+    batch_call.n = n;
+    batch_call.entries = entries;
+    batch_call.done = false;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, batch_call_main, NULL), 0);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl); /* the condition variable's clock */
+    dl.tv_sec += LM_WATCHDOG_STALL_S;
+    pthread_mutex_lock(&batch_call.mu);
+    int rc = 0;
+    while (!batch_call.done && rc == 0)
+        rc = pthread_cond_timedwait(&batch_call.cv, &batch_call.mu, &dl);
+    bool done = batch_call.done;
+    pthread_mutex_unlock(&batch_call.mu);
+    if (!done)
+        fail_msg("lockmap_lock_batch with a duplicate key did not return in "
+                 "%d s (the key locked twice?)",
+                 LM_WATCHDOG_STALL_S);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    return batch_call.rc;
+}
+
 static void test_lock_batch(void **state) {
     (void)state;
     lockmap *m = new_u64_map(NULL);
@@ -420,7 +474,7 @@ static void test_lock_batch(void **state) {
 
     /* Duplicates are refused and nothing stays locked. */
     lockmap_key dup[3] = {{"p", 1}, {"q", 1}, {"p", 1}};
-    assert_int_equal(lockmap_lock_batch(m, dup, 3, e), -EINVAL);
+    assert_int_equal(lock_batch_returning(m, dup, 3, e), -EINVAL);
     assert_int_equal(lm_test_probe(m, "p", 1, &probe), 0);
     lockmap_unlock(&probe);
     assert_int_equal(lm_test_probe(m, "q", 1, &probe), 0);
@@ -458,7 +512,7 @@ static void test_lock_batch_large(void **state) {
     }
     /* A duplicate far apart in a large batch. */
     keys[N - 1] = keys[3];
-    assert_int_equal(lockmap_lock_batch(m, keys, N, e), -EINVAL);
+    assert_int_equal(lock_batch_returning(m, keys, N, e), -EINVAL);
     lockmap_entry probe;
     assert_int_equal(lm_test_probe(m, &ids[7], sizeof ids[7], &probe), 0);
     lockmap_unlock(&probe);
