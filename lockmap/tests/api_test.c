@@ -398,7 +398,8 @@ static struct {
     size_t n;
     lockmap_entry *entries;
     int rc;
-} batch_call = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+} batch_call = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                .cv = PTHREAD_COND_INITIALIZER};
 
 static void *batch_call_main(void *arg) {
     (void)arg;
