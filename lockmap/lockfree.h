@@ -21,37 +21,47 @@
 #include "lockmap/test_hooks.h"
 #include "lockmap/value.h"
 
-/* A lock-free lookup gives up after this many chain steps (chains are ~1
- * long; only stale pointers into reused states make them longer). */
-#define LM_OPTIMISTIC_STEPS 32
+/* A lock-free probe gives up after this many lines (a home line overflows
+ * about one time in four at the highest load; runs of many overflowed lines
+ * are rare, and the locked path handles them). */
+#define LM_OPTIMISTIC_LINES 8
 
-/* The first state in the key's chain with the key's hash, found without the
- * shard lock (it may be dead or reused: callers check). NULL when there is
- * none; *absent then says whether that is certain: the walk reached the
- * chain's end while no chain was rewired. */
+/* The first state in the key's probe sequence with the key's hash, found
+ * without the shard lock (it may be dead or reused: callers check). NULL
+ * when there is none; *absent then says whether that is certain: the probe
+ * reached a line without the overflow mark while no resize happened (see
+ * table.h for why that proves the key absent). */
 static inline lm_state *find_lockfree(lm_shard *sh, uint64_t h, bool *absent) {
     *absent = false;
-    /* Acquire: a walk that starts from an even sequence sees every link
-     * written before it (relink_end's release). */
-    uint32_t seq = atomic_load_explicit(&sh->relinks, memory_order_acquire);
-    /* Acquire: see the table's and the states' contents as published. */
+    /* Acquire: a probe that starts from an even sequence sees the table the
+     * last resize published (resize_end's release). */
+    uint32_t seq = atomic_load_explicit(&sh->resizes, memory_order_acquire);
+    /* Acquire: see the table's slots as published. */
     lm_table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
-    lm_state *st =
-        atomic_load_explicit(&t->buckets[h & t->mask], memory_order_acquire);
-    for (int i = 0; i < LM_OPTIMISTIC_STEPS; i++) {
-        if (!st) {
-            /* Acquire fence: if a link we read was written inside a
-             * rewiring, the load below sees that rewiring's odd value or
-             * later (pairs with relink_begin's release fence). */
+    for (size_t n = 0; n < LM_OPTIMISTIC_LINES; n++) {
+        lm_line *line = probe_line(t, h, n);
+        LM_HOOK_PROBE_LINE();
+        uint64_t first = 0;
+        for (int i = 0; i < LM_LINE_SLOTS; i++) {
+            /* Acquire: pairs with slot_set's release, so the state a slot
+             * names is seen initialised (its hash, key, lock). */
+            uint64_t v =
+                atomic_load_explicit(&line->slot[i], memory_order_acquire);
+            if (i == 0) first = v;
+            if (!slot_may_be(v, h)) continue;
+            lm_state *st = slot_state(v);
+            if (st_hash(st) == h) return st;
+        }
+        if (!(first & LM_SLOT_OVERFLOW)) {
+            /* Acquire fence: if a slot we read was written by a resize,
+             * the load below sees that resize's odd value or later (pairs
+             * with resize_begin's release fence). */
             atomic_thread_fence(memory_order_acquire);
             *absent =
                 !(seq & 1) &&
-                atomic_load_explicit(&sh->relinks, memory_order_relaxed) == seq;
+                atomic_load_explicit(&sh->resizes, memory_order_relaxed) == seq;
             return NULL;
         }
-        if (st_hash(st) == h) return st;
-        LM_HOOK_WALK_STEP();
-        st = atomic_load_explicit(&st->next, memory_order_acquire);
     }
     return NULL;
 }

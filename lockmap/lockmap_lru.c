@@ -34,22 +34,31 @@ static inline lockmap *core_of(lockmap_lru *m) { return m ? &m->core : NULL; }
 /* ---- eviction --------------------------------------------------------------
  */
 
+/* A killed state that still has its value, kept for walk.h's
+ * free_deferred: HAS_VALUE goes back into the dead word to say the value
+ * is still to be dropped (dead words are not otherwise read but for
+ * LM_DEAD). Shard lock held. */
+static void keep_dead_value(lm_shard *sh, lm_state *st) {
+    /* Relaxed: dead, so nobody else writes it; the shard lock orders it. */
+    atomic_store_explicit(&st->word, LM_DEAD | LM_HAS_VALUE,
+                          memory_order_relaxed);
+    defer_free(sh, st);
+}
+
 /* Drop and free the states unlinked by eviction, with no lock held. */
 static void release_victims(lockmap_lru *m, lm_state *victims) {
-    size_t n = 0;
-    for (lm_state *next; victims; victims = next, n++) {
-        next = next_locked(&victims->next);
+    for (lm_state *next; victims; victims = next) {
+        next = st_next(victims);
         drop_value(&m->core, st_value(victims));
         lm_state_free(&m->core, victims);
     }
-    if (n) /* Relaxed: a statistic. */
-        atomic_fetch_add_explicit(&m->evictions, n, memory_order_relaxed);
 }
 
 /* Kill least recently used values nobody references until the shard is back
  * within its share (or only referenced ones are left). Returns them chained
- * through `next`, for release_victims once the shard lock is gone. */
-static lm_state *evict_locked(lm_shard *sh) {
+ * through `next`, for release_victims once the shard lock is gone; those a
+ * walk may still look at go to the deferred list instead. */
+static lm_state *evict_locked(lm_shard *sh, size_t *evicted) {
     lm_state *victims = NULL;
     size_t n = count_of_values(sh);
     lm_lru_links *l = sh->lru.prev;
@@ -60,8 +69,15 @@ static lm_state *evict_locked(lm_shard *sh) {
             unlink_dead(sh, st, true);
             count_values(sh, -1);
             n--;
-            atomic_store_explicit(&st->next, victims, memory_order_relaxed);
-            victims = st;
+            ++*evicted;
+            if (sh->walkers) {
+                /* A walk may still look at it: walk.h drops the value and
+                 * frees it when the last walker leaves. */
+                keep_dead_value(sh, st);
+            } else {
+                atomic_store_explicit(&st->next, victims, memory_order_relaxed);
+                victims = st;
+            }
         }
         l = older;
     }
@@ -73,11 +89,15 @@ void lm_lru_evict(lockmap *map, lm_shard *sh) {
      * the lock, so no needed eviction is skipped. */
     if (count_of_values(sh) <= sh->share) return;
     lm_shard_lock_acquire(&sh->lock);
-    lm_state *victims = evict_locked(sh);
+    size_t evicted = 0;
+    lm_state *victims = evict_locked(sh, &evicted);
     lm_shard_lock_release(&sh->lock);
     /* Only LRU maps call this, and their core is a lockmap_lru's first
      * member. */
-    release_victims((lockmap_lru *)map, victims);
+    lockmap_lru *m = (lockmap_lru *)map;
+    release_victims(m, victims);
+    if (evicted) /* Relaxed: a statistic. */
+        atomic_fetch_add_explicit(&m->evictions, evicted, memory_order_relaxed);
 }
 
 /* ---- construction ----------------------------------------------------------
@@ -291,7 +311,13 @@ int lockmap_lru_pop(lockmap_lru *m, void *key_out, size_t key_cap,
         if (rc) return rc;
         if (st_klen(st)) memcpy(key_out, st_key(map, st), st_klen(st));
         hand_out(map, st, value_out);
-        lm_state_free(map, st);
+        /* A walk that started before the pop may still look at st: free it
+         * only if none is in the shard now (a later one cannot see it). */
+        lm_shard_lock_acquire(&sh->lock);
+        bool walked = sh->walkers != 0;
+        if (walked) defer_free(sh, st);
+        lm_shard_lock_release(&sh->lock);
+        if (!walked) lm_state_free(map, st);
         return 0;
     }
     return -ENOENT;

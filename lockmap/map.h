@@ -113,7 +113,6 @@
 #define LM_BY_KIND static inline __attribute__((always_inline))
 
 #define LM_MAX_SHARDS ((size_t)1 << 16)
-#define LM_MIN_BUCKETS 8
 /* Dead states are pooled by size in 16-byte classes up to this many classes;
  * larger ones share one list, searched this far for an exact size. */
 #define LM_POOL_CLASSES 64
@@ -128,29 +127,38 @@ struct lm_lru_links {
     lm_lru_links *prev, *next;
 };
 
-/* A shard's table; replaced whole on resize, so a lock-free reader always
- * sees a mask that matches its buckets. */
+/* One cache line of a table: LM_LINE_SLOTS slots (table.h). */
+#define LM_LINE_SLOTS 8
+typedef struct lm_line {
+    alignas(64) _Atomic uint64_t slot[LM_LINE_SLOTS];
+} lm_line;
+
+/* A shard's table (table.h); replaced whole on resize, so a lock-free reader
+ * always sees a mask that matches its lines. */
 typedef struct lm_table lm_table;
 struct lm_table {
-    size_t mask;
+    size_t mask;       /* lines - 1 */
     lm_table *retired; /* older tables, kept for late readers */
-    _Atomic(lm_state *) buckets[];
+    lm_line lines[];
 };
 
 typedef struct lm_shard {
     alignas(64) lm_shard_lock lock;
-    uint32_t walkers;          /* for_each/retain/clear inside: no resizing */
+    /* for_each/retain/clear inside: LRU maps keep dead states (deferred)
+     * until the last one leaves, as a walk may still look at them. */
+    uint32_t walkers;
     _Atomic(lm_table *) table; /* replaced under the shard lock */
-    /* Relink sequence: odd while chain links are rewired (a state retired to
-     * the pool, a resize); written under the shard lock, read without it. */
-    _Atomic uint32_t relinks;
+    /* Resize sequence: odd while a resize moves the states to a new table;
+     * written under the shard lock, read without it. */
+    _Atomic uint32_t resizes;
     size_t nstates; /* linked states; shard lock */
     /* Written under a shard or key lock, read without one by lockmap_len:
      * relaxed, as it is only a count. */
     _Atomic size_t nvalues;
     lm_state *pool[LM_POOL_CLASSES + 1]; /* plain maps: dead states by size */
-    lm_lru_links lru; /* LRU maps: next is most, prev least recently used */
-    size_t share;     /* LRU maps: values this shard may keep */
+    lm_lru_links lru;   /* LRU maps: next is most, prev least recently used */
+    size_t share;       /* LRU maps: values this shard may keep */
+    lm_state *deferred; /* LRU maps: dead states kept while walkers */
 } lm_shard;
 
 /* What both maps are made of; an LRU map (lockmap_lru.c) starts with one. */
@@ -235,7 +243,7 @@ static inline size_t count_of_values(lm_shard *sh) {
 
 /* How many shards and buckets per shard a new map gets. */
 typedef struct lm_geometry {
-    size_t nshards, nbuckets;
+    size_t nshards, nslots;
 } lm_geometry;
 
 /* lru_capacity 0: a plain map; otherwise an LRU map bounded to that many

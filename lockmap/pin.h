@@ -24,12 +24,21 @@ typedef enum { PIN_CREATE, PIN_EXISTING } lm_pin_mode;
 /* How to wait for the key lock once the state is pinned. */
 typedef enum { WAIT_FOREVER, WAIT_NEVER, WAIT_UNTIL } lm_wait;
 
-/* A new state for the key, linked at the head of its chain, with the given
- * initial word (refs and/or HAS_VALUE). NULL on ENOMEM. Shard lock held.
- * Plain maps reuse a pooled state of the same size if there is one. */
+/* Room in the shard's table for one more state: grown first if it is
+ * loaded past LM_LOAD; false only if it is full and cannot grow (ENOMEM).
+ * Shard lock held. */
+static inline bool table_room(lm_shard *sh) {
+    maybe_grow(sh);
+    return sh->nstates < table_slots(table_locked(sh));
+}
+
+/* A new state for the key, put into its table slot, with the given initial
+ * word (refs and/or HAS_VALUE). NULL on ENOMEM. Shard lock held. Plain maps
+ * reuse a pooled state of the same size if there is one. */
 LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
                                const void *key, size_t klen, uint32_t word,
                                bool lru) {
+    if (!table_room(sh)) return NULL;
     size_t size = state_size(map, klen);
     lm_state *st = lru ? NULL : lm_pool_take(map, sh, size);
     if (!st && !(st = lm_state_alloc(map, size))) return NULL;
@@ -47,39 +56,43 @@ LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
     else if (klen)
         memcpy(st_key(map, st), key, klen);
     if (lru) *lru_links(st) = (lm_lru_links){NULL, NULL};
-    lm_table *t = table_locked(sh);
-    _Atomic(lm_state *) *head = &t->buckets[h & t->mask];
-    /* Release: a lock-free walker may still stand on this state from its
-     * previous life and follow this link to the chain's head; our release,
-     * after the shard lock that ordered us after the head's creation, makes
-     * the head's fields (hash, key, lock) visible to that walker's acquire
-     * load of `next`. Relaxed would leave them unordered (issue 15; see
-     * lockmap/tests/walk_order_test.c). */
-    atomic_store_explicit(&st->next, next_locked(head), memory_order_release);
     /* Release: a stale reader that pins this (reused) state sees the new key
      * and lock, not the old ones. */
     atomic_store_explicit(&st->word, word, memory_order_release);
-    set_link(head, st);
+    /* The slot's release store publishes all of the above to probes. */
+    table_insert(table_locked(sh), st, h);
     sh->nstates++;
-    maybe_grow(sh);
     return st;
 }
 
-/* Unlink a state that was just made DEAD under the shard lock. */
+/* Take a state that was just made DEAD under the shard lock out of its slot. */
 LM_BY_KIND void unlink_dead(lm_shard *sh, lm_state *st, bool lru) {
-    set_link(link_of(sh, st), next_locked(&st->next));
+    slot_set(slot_holding(sh, st), 0);
     sh->nstates--;
     if (lru) lru_unlink(st);
 }
 
+/* LRU maps: keep an unlinked dead state until the shard's last walker
+ * leaves (walk.h frees it then). Shard lock held. */
+static inline void defer_free(lm_shard *sh, lm_state *st) {
+    /* Relaxed: the deferred list is only used under the shard lock. */
+    atomic_store_explicit(&st->next, sh->deferred, memory_order_relaxed);
+    sh->deferred = st;
+}
+
 /* Retire an unlinked dead state: plain maps pool its memory (a lock-free
- * reader may still look at it); LRU maps free it. Shard lock held. */
+ * reader may still look at it); LRU maps free it, or keep it until the
+ * shard's last walker leaves (walk.h: a walk may still look at it).
+ * Shard lock held. */
 LM_BY_KIND void retire_state(lockmap *map, lm_shard *sh, lm_state *st,
                              bool lru) {
-    if (lru)
-        lm_state_free(map, st);
-    else
+    if (!lru) {
         lm_pool_put(map, sh, st);
+    } else if (sh->walkers) {
+        defer_free(sh, st);
+    } else {
+        lm_state_free(map, st);
+    }
 }
 
 /* Kill, unlink and retire a state whose references and value are gone, unless
@@ -131,7 +144,8 @@ LM_BY_KIND int pin_locked(lockmap *map, lm_shard *sh, uint64_t h,
                           const void *key, size_t klen, lm_pin_mode mode,
                           bool promote, bool lru, lm_state **out) {
     lm_shard_lock_acquire(&sh->lock);
-    lm_state *st = next_locked(find_link(map, sh, h, key, klen));
+    _Atomic uint64_t *slot = find_slot(map, sh, h, key, klen);
+    lm_state *st = slot ? slot_state(slot_locked(slot)) : NULL;
     int rc = 0;
     if (st) {
         /* Relaxed: linked states are alive while we hold the shard lock,

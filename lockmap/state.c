@@ -10,6 +10,10 @@ lm_state *lm_state_alloc(lockmap *map, size_t size) {
     unsigned char *base = lm_malloc(size);
     if (!base) return NULL;
     lm_state *st = (lm_state *)(base + map->state_prefix);
+    if (!slot_can_hold(st)) { /* above 2^47: no room for a slot's tag */
+        lm_free(base);
+        return NULL;
+    }
     atomic_init(&st->word, LM_DEAD);
     atomic_init(&st->next, NULL);
     atomic_init(&st->hash, 0);
@@ -33,10 +37,10 @@ lm_state *lm_pool_take(lockmap *map, lm_shard *sh, size_t size) {
     size_t c = pool_class(size);
     lm_state *prev = NULL, *st = sh->pool[c];
     for (int i = 0; st && i < LM_POOL_LARGE_SCAN; i++) {
-        lm_state *next = next_locked(&st->next);
+        lm_state *next = st_next(st);
         if (state_size(map, st_klen(st)) == size) {
-            if (prev) /* Release: as in lm_pool_put. */
-                atomic_store_explicit(&prev->next, next, memory_order_release);
+            if (prev) /* Relaxed: as in lm_pool_put. */
+                atomic_store_explicit(&prev->next, next, memory_order_relaxed);
             else
                 sh->pool[c] = next;
             return st;
@@ -49,23 +53,17 @@ lm_state *lm_pool_take(lockmap *map, lm_shard *sh, size_t size) {
 
 void lm_pool_put(lockmap *map, lm_shard *sh, lm_state *st) {
     lm_state **slot = &sh->pool[pool_class(state_size(map, st_klen(st)))];
-    /* st leaves the chain for good: a walker standing on it would go on
-     * into the pool and could miss the rest of its chain. */
-    uint32_t seq = relink_begin(sh);
-    /* Release: the pool is only used under the shard lock, but a stray
-     * lock-free reader may follow this link to a dead state (which refuses
-     * pins) made by another thread; our release passes on what the shard
-     * lock told us of it, as a resize's rewired links do. */
-    atomic_store_explicit(&st->next, *slot, memory_order_release);
+    /* Relaxed: the pool is only used under the shard lock; lock-free readers
+     * never follow `next` (they probe table slots). */
+    atomic_store_explicit(&st->next, *slot, memory_order_relaxed);
     *slot = st;
-    relink_end(sh, seq);
 }
 
 void lm_pool_free_all(lockmap *map, lm_shard *sh) {
     for (size_t c = 0; c <= LM_POOL_CLASSES; c++) {
         lm_state *st = sh->pool[c];
         while (st) {
-            lm_state *next = next_locked(&st->next);
+            lm_state *next = st_next(st);
             lm_state_free(map, st);
             st = next;
         }

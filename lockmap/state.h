@@ -17,7 +17,7 @@
 #define LM_REF 4u
 
 struct lm_state {
-    _Atomic(lm_state *) next; /* chain (or pool); written under shard lock */
+    _Atomic(lm_state *) next; /* pool, LRU victims or deferred; shard lock */
     _Atomic uint64_t hash;    /* set before the state is published */
     _Atomic uint32_t word;    /* refs * LM_REF | LM_DEAD | LM_HAS_VALUE */
     _Atomic uint32_t klen;    /* set before the state is published */
@@ -73,6 +73,12 @@ static inline bool st_matches(lockmap *map, lm_state *st, uint64_t h,
                               const void *key, size_t klen) {
     return st_hash(st) == h && st_klen(st) == klen &&
            keys_equal(st_key(map, st), key, klen);
+}
+
+/* The pool, victim or deferred list's next state; those lists are only
+ * used under the shard lock: relaxed. */
+static inline lm_state *st_next(lm_state *st) {
+    return atomic_load_explicit(&st->next, memory_order_relaxed);
 }
 
 /* Make an unreferenced state dead if its word is exactly `expect` (0: empty;

@@ -2,48 +2,41 @@
  * lockmap/map.h). Off the lookup paths: a shard grows rarely. */
 #include "lockmap/table.h"
 
+#include <string.h>
+
 #include "lockmap/alloc.h"
 
-lm_table *lm_table_new(size_t nbuckets) {
-    lm_table *t = lm_calloc(1, sizeof *t + nbuckets * sizeof t->buckets[0]);
-    if (t) t->mask = nbuckets - 1;
+lm_table *lm_table_new(size_t nslots) {
+    size_t lines = nslots / LM_LINE_SLOTS;
+    size_t size = sizeof(lm_table) + lines * sizeof(lm_line);
+    lm_table *t = lm_aligned_alloc(alignof(lm_table), size);
+    if (!t) return NULL;
+    memset(t, 0, size); /* every slot empty, no line overflowed */
+    t->mask = lines - 1;
     return t;
 }
 
-/* Move every state of the old table to its chain in the new one. */
-static void rehash_into(lm_table *old, lm_table *t) {
-    for (size_t b = 0; b <= old->mask; b++) {
-        lm_state *st = next_locked(&old->buckets[b]);
-        while (st) {
-            lm_state *next = next_locked(&st->next);
-            _Atomic(lm_state *) *head = &t->buckets[st_hash(st) & t->mask];
-            /* Release, not relaxed: a reader still in the old table follows
-             * st's rewired link to a state created by another thread; our
-             * release passes on what the shard lock told us of it. (The
-             * head is published with t, by the release in lm_table_grow.) */
-            atomic_store_explicit(&st->next, next_locked(head),
-                                  memory_order_release);
-            atomic_store_explicit(head, st, memory_order_relaxed);
-            st = next;
-        }
-    }
-}
-
-/* The old table stays allocated for lock-free readers still inside it; their
- * walks may now miss, and they fall back to the locked lookup. A failed
- * allocation leaves the chains longer. */
+/* The old table stays allocated, and frozen, for lock-free readers still
+ * inside it, and for walks that started on it (walk.h); a probe in it may
+ * now miss, which the resize sequence tells it. Its slots are copied, not
+ * moved: the new table is built privately and published by one release. A
+ * failed allocation leaves the table as loaded as it is. */
 void lm_table_grow(lm_shard *sh) {
     lm_table *old = table_locked(sh);
-    size_t n = old->mask + 1;
-    if (n > SIZE_MAX / 2 / sizeof(lm_state *) - 1) return;
-    lm_table *t = lm_table_new(n * 2);
+    size_t lines = old->mask + 1;
+    if (lines > SIZE_MAX / 2 / sizeof(lm_line) - 1) return;
+    lm_table *t = lm_table_new(lines * 2 * LM_LINE_SLOTS);
     if (!t) return;
-    uint32_t seq = relink_begin(sh);
-    rehash_into(old, t);
+    uint32_t seq = resize_begin(sh);
+    for (size_t b = 0; b < lines; b++)
+        for (int i = 0; i < LM_LINE_SLOTS; i++) {
+            lm_state *st = slot_state(slot_locked(&old->lines[b].slot[i]));
+            if (st) table_insert(t, st, st_hash(st));
+        }
     t->retired = old;
-    /* Release: readers that load the new table see its chains. */
+    /* Release: readers that load the new table see its slots. */
     atomic_store_explicit(&sh->table, t, memory_order_release);
-    relink_end(sh, seq);
+    resize_end(sh, seq);
 }
 
 void lm_tables_free(lm_table *t) {

@@ -8,16 +8,16 @@
 #include "lockmap/testing.h"
 
 /* Relaxed: the hook creates no ordering of its own between the test's
- * threads (that is the point: a parked walker must see only what the map's
+ * threads (that is the point: a parked prober must see only what the map's
  * own atomics order for it); the test sets it before starting them. */
-static _Atomic(lm_walk_hook_fn) walk_hook;
+static _Atomic(lm_probe_hook_fn) probe_hook;
 
-void lm_test_set_walk_hook(lm_walk_hook_fn hook) {
-    atomic_store_explicit(&walk_hook, hook, memory_order_relaxed);
+void lm_test_set_probe_hook(lm_probe_hook_fn hook) {
+    atomic_store_explicit(&probe_hook, hook, memory_order_relaxed);
 }
 
-void lm_hook_walk_step(void) {
-    lm_walk_hook_fn hook =
-        atomic_load_explicit(&walk_hook, memory_order_relaxed);
+void lm_hook_probe_line(void) {
+    lm_probe_hook_fn hook =
+        atomic_load_explicit(&probe_hook, memory_order_relaxed);
     if (hook) hook();
 }

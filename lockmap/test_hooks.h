@@ -6,12 +6,12 @@
 #define LOCKMAP_TEST_HOOKS_H
 
 #ifdef LM_TEST_HOOKS
-/* A lock-free walk passed a state whose hash is not the key's and is about
- * to load its `next` link (find_lockfree in lockfree.h). */
-void lm_hook_walk_step(void);
-#define LM_HOOK_WALK_STEP() lm_hook_walk_step()
+/* A lock-free probe has its table and is about to load one line's slots
+ * (find_lockfree in lockfree.h). */
+void lm_hook_probe_line(void);
+#define LM_HOOK_PROBE_LINE() lm_hook_probe_line()
 #else
-#define LM_HOOK_WALK_STEP() ((void)0)
+#define LM_HOOK_PROBE_LINE() ((void)0)
 #endif
 
 #endif

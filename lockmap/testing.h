@@ -3,7 +3,7 @@
  * can depend on them. Every map that the suites run (the core, and each peer
  * in its test-only target) implements the lm_debug_* functions; the
  * allocation failpoints exist only in //lockmap:lockmap_futex_failpoints,
- * the walk hook only in //lockmap:lockmap_futex_hooks. */
+ * the probe hook only in //lockmap:lockmap_futex_hooks. */
 #ifndef LOCKMAP_TESTING_H
 #define LOCKMAP_TESTING_H
 
@@ -31,12 +31,12 @@ long lm_alloc_live(void);
 /* Allocation calls so far, failed ones included. */
 long lm_alloc_calls(void);
 
-/* Walk hook (the core built with LM_TEST_HOOKS, only in
- * //lockmap:lockmap_futex_hooks): called by a lock-free chain walk after it
- * found a state's hash not to be the key's and before it loads that state's
- * `next` link, on the walking thread. NULL removes it. */
-typedef void (*lm_walk_hook_fn)(void);
-void lm_test_set_walk_hook(lm_walk_hook_fn hook);
+/* Probe hook (the core built with LM_TEST_HOOKS, only in
+ * //lockmap:lockmap_futex_hooks): called by a lock-free probe, on the
+ * probing thread, when it has loaded its table and is about to load the
+ * slots of one line. NULL removes it. */
+typedef void (*lm_probe_hook_fn)(void);
+void lm_test_set_probe_hook(lm_probe_hook_fn hook);
 
 #ifdef __cplusplus
 }

@@ -31,38 +31,58 @@ LM_BY_KIND int walk_visit(lockmap *map, lm_state *st, lm_walk_fn fn, void *arg,
     return stop;
 }
 
-/* Relaxed: the state is linked, so alive under the shard lock. */
-static inline void pin_linked(lm_state *st) {
-    if (st) atomic_fetch_add_explicit(&st->word, LM_REF, memory_order_relaxed);
+/* A reference on a state seen in a slot of the walk's table, unless it is
+ * dead: that table may have been replaced since the walk started on it, and
+ * its slots then still name states that died after. Shard lock held. */
+static inline bool pin_if_alive(lm_state *st) {
+    /* Relaxed: the shard lock orders everything the walk reads next, and
+     * the key lock the value. */
+    uint32_t w = atomic_load_explicit(&st->word, memory_order_relaxed);
+    do {
+        if (w & LM_DEAD) return false;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &st->word, &w, w + LM_REF, memory_order_relaxed, memory_order_relaxed));
+    return true;
 }
 
 /* Visit every state of one shard; the shard lock is held on entry and exit,
- * and dropped around each visit. The current state stays pinned so it stays
- * linked, and its successor is pinned before it is let go. */
+ * and dropped around each visit, during which the visited state stays
+ * pinned. The walk goes through the slots of the table it started on. If a
+ * resize replaces that table meanwhile, the old one stays as it was at the
+ * resize (frozen, table.c), so a key present throughout the walk is still in
+ * exactly one of its slots; keys inserted after the resize are not visited,
+ * which the API allows, and states that died since are refused by the pin
+ * (their memory stays: pooled in plain maps, deferred in LRU maps). */
 LM_BY_KIND int walk_shard(lockmap *map, lm_shard *sh, lm_walk_fn fn, void *arg,
                           size_t *removed, bool lru) {
     int stop = 0;
     lm_table *t = table_locked(sh);
-    for (size_t b = 0; b <= t->mask && !stop; b++) {
-        lm_state *st = next_locked(&t->buckets[b]);
-        pin_linked(st);
-        while (st) {
+    for (size_t b = 0; b <= t->mask && !stop; b++)
+        for (int i = 0; i < LM_LINE_SLOTS && !stop; i++) {
+            lm_state *st = slot_state(slot_locked(&t->lines[b].slot[i]));
+            if (!st || !pin_if_alive(st)) continue;
             lm_shard_lock_release(&sh->lock);
             stop = walk_visit(map, st, fn, arg, removed, lru);
             lm_shard_lock_acquire(&sh->lock);
-            /* st is pinned, hence still linked: its successor is valid
-             * now, and is pinned before st is let go. */
-            lm_state *next = stop ? NULL : next_locked(&st->next);
-            pin_linked(next);
             unpin_locked(map, sh, st, lru);
-            st = next;
         }
-    }
     return stop;
 }
 
-/* Visit every state of every shard with its key lock held. Tables do not
- * resize while a walk is in a shard, so bucket positions hold still. */
+/* LRU maps: drop the values of and free the dead states kept while walks
+ * were in a shard (retire_state, and the LRU map's evictions and pops
+ * mark the ones that still have a value), once the last walker has left
+ * and no lock is held. */
+LM_BY_KIND void free_deferred(lockmap *map, lm_state *dead, bool lru) {
+    if (!lru) return;
+    for (lm_state *next; dead; dead = next) {
+        next = st_next(dead);
+        if (has_value(dead)) drop_value(map, st_value(dead));
+        lm_state_free(map, dead);
+    }
+}
+
+/* Visit every state of every shard with its key lock held. */
 LM_BY_KIND int walk(lockmap *map, lm_walk_fn fn, void *arg, size_t *removed,
                     bool lru) {
     int stop = 0;
@@ -71,9 +91,13 @@ LM_BY_KIND int walk(lockmap *map, lm_walk_fn fn, void *arg, size_t *removed,
         lm_shard_lock_acquire(&sh->lock);
         sh->walkers++;
         stop = walk_shard(map, sh, fn, arg, removed, lru);
-        sh->walkers--;
-        maybe_grow(sh);
+        lm_state *dead = NULL;
+        if (--sh->walkers == 0) {
+            dead = sh->deferred;
+            sh->deferred = NULL;
+        }
         lm_shard_lock_release(&sh->lock);
+        free_deferred(map, dead, lru);
         /* Our pins may have blocked evictions that others' inserts asked
          * for; catch up now. */
         if (lru) lm_lru_evict(map, sh);
