@@ -38,21 +38,21 @@ static inline lm_state *find_lockfree(lm_shard *sh, uint64_t h, bool *absent) {
     uint32_t seq = atomic_load_explicit(&sh->resizes, memory_order_acquire);
     /* Acquire: see the table's slots as published. */
     lm_table *t = atomic_load_explicit(&sh->table, memory_order_acquire);
+    uint64_t tag = tag_of(h);
     for (size_t n = 0; n < LM_OPTIMISTIC_LINES; n++) {
         lm_line *line = probe_line(t, h, n);
         LM_HOOK_PROBE_LINE();
-        uint64_t first = 0;
-        for (int i = 0; i < LM_LINE_SLOTS; i++) {
-            /* Acquire: pairs with slot_set's release, so the state a slot
-             * names is seen initialised (its hash, key, lock). */
-            uint64_t v =
-                atomic_load_explicit(&line->slot[i], memory_order_acquire);
-            if (i == 0) first = v;
-            if (!slot_may_be(v, h)) continue;
-            lm_state *st = slot_state(v);
-            if (st_hash(st) == h) return st;
+        /* Acquire: pairs with tags_set's release, so the slots it names
+         * are seen as stored before it. */
+        uint64_t tags = atomic_load_explicit(&line->tags, memory_order_acquire);
+        for (uint64_t m = tag_matches(tags, tag); m; m &= m - 1) {
+            /* Acquire: pairs with table_insert's release, so the state is
+             * seen initialised (its hash, key, lock). */
+            lm_state *st = atomic_load_explicit(&line->slot[match_slot(m)],
+                                                memory_order_acquire);
+            if (st && st_hash(st) == h) return st;
         }
-        if (!(first & LM_SLOT_OVERFLOW)) {
+        if (!(tags & LM_LINE_OVERFLOW)) {
             /* Acquire fence: if a slot we read was written by a resize,
              * the load below sees that resize's odd value or later (pairs
              * with resize_begin's release fence). */

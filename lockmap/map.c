@@ -44,24 +44,24 @@ int lm_geometry_of(const lockmap_options *opts, size_t lru_capacity,
     size_t expected = lru_capacity ? lru_capacity : opts->capacity;
     size_t per_shard = expected / nshards + 1;
     if (per_shard > SIZE_MAX / 4 / sizeof(lm_line)) return ENOMEM;
-    size_t nslots = round_pow2(per_shard * LM_LOAD_DEN / LM_LOAD_NUM + 1);
-    if (nslots < LM_LINE_SLOTS) nslots = LM_LINE_SLOTS;
+    size_t slots = per_shard * LM_LOAD_DEN / LM_LOAD_NUM + 1;
+    size_t nlines = round_pow2((slots + LM_LINE_SLOTS - 1) / LM_LINE_SLOTS);
     g->nshards = nshards;
-    g->nslots = nslots;
+    g->nlines = nlines;
     return 0;
 }
 
 /* Shard i of n, empty: its lock, an empty LRU list and its share of the LRU
  * capacity (split evenly, the remainder to the first shards; unbounded for a
  * plain map), and its first table. ENOMEM when the table is not there. */
-static int shard_init(lm_shard *sh, size_t i, size_t n, size_t nslots,
+static int shard_init(lm_shard *sh, size_t i, size_t n, size_t nlines,
                       size_t lru_capacity) {
     lm_shard_lock_init(&sh->lock);
     atomic_init(&sh->nvalues, 0);
     sh->lru.next = sh->lru.prev = &sh->lru;
     sh->share =
         lru_capacity ? lru_capacity / n + (i < lru_capacity % n) : SIZE_MAX;
-    lm_table *t = lm_table_new(nslots);
+    lm_table *t = lm_table_new(nlines);
     if (!t) return ENOMEM;
     atomic_init(&sh->table, t);
     return 0;
@@ -85,7 +85,7 @@ int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
     if (!map->shards) return ENOMEM;
     memset(map->shards, 0, g->nshards * sizeof(lm_shard));
     for (size_t i = 0; i < g->nshards; i++) {
-        if (shard_init(&map->shards[i], i, g->nshards, g->nslots,
+        if (shard_init(&map->shards[i], i, g->nshards, g->nlines,
                        lru_capacity) == 0)
             continue;
         for (size_t j = 0; j < i; j++)
@@ -101,7 +101,7 @@ int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
 static void free_linked_states(lockmap *map, lm_table *t) {
     for (size_t b = 0; b <= t->mask; b++)
         for (int i = 0; i < LM_LINE_SLOTS; i++) {
-            lm_state *st = slot_state(slot_locked(&t->lines[b].slot[i]));
+            lm_state *st = slot_locked(&t->lines[b], i);
             if (!st) continue;
             if (has_value(st) && map->value_drop)
                 map->value_drop(st_value(st), map->ctx);

@@ -127,10 +127,12 @@ struct lm_lru_links {
     lm_lru_links *prev, *next;
 };
 
-/* One cache line of a table: LM_LINE_SLOTS slots (table.h). */
-#define LM_LINE_SLOTS 8
+/* One cache line of a table (table.h): a word of tags, then LM_LINE_SLOTS
+ * state pointers. */
+#define LM_LINE_SLOTS 7
 typedef struct lm_line {
-    alignas(64) _Atomic uint64_t slot[LM_LINE_SLOTS];
+    alignas(64) _Atomic uint64_t tags;
+    _Atomic(lm_state *) slot[LM_LINE_SLOTS];
 } lm_line;
 
 /* A shard's table (table.h); replaced whole on resize, so a lock-free reader
@@ -241,9 +243,9 @@ static inline size_t count_of_values(lm_shard *sh) {
 /* ---- construction (map.c) ------------------------------------------------
  */
 
-/* How many shards and buckets per shard a new map gets. */
+/* How many shards, and table lines per shard, a new map gets. */
 typedef struct lm_geometry {
-    size_t nshards, nslots;
+    size_t nshards, nlines;
 } lm_geometry;
 
 /* lru_capacity 0: a plain map; otherwise an LRU map bounded to that many

@@ -67,7 +67,7 @@ LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
 
 /* Take a state that was just made DEAD under the shard lock out of its slot. */
 LM_BY_KIND void unlink_dead(lm_shard *sh, lm_state *st, bool lru) {
-    slot_set(slot_holding(sh, st), 0);
+    table_remove(sh, st);
     sh->nstates--;
     if (lru) lru_unlink(st);
 }
@@ -144,8 +144,7 @@ LM_BY_KIND int pin_locked(lockmap *map, lm_shard *sh, uint64_t h,
                           const void *key, size_t klen, lm_pin_mode mode,
                           bool promote, bool lru, lm_state **out) {
     lm_shard_lock_acquire(&sh->lock);
-    _Atomic uint64_t *slot = find_slot(map, sh, h, key, klen);
-    lm_state *st = slot ? slot_state(slot_locked(slot)) : NULL;
+    lm_state *st = find_slot(map, sh, h, key, klen);
     int rc = 0;
     if (st) {
         /* Relaxed: linked states are alive while we hold the shard lock,

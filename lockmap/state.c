@@ -10,10 +10,6 @@ lm_state *lm_state_alloc(lockmap *map, size_t size) {
     unsigned char *base = lm_malloc(size);
     if (!base) return NULL;
     lm_state *st = (lm_state *)(base + map->state_prefix);
-    if (!slot_can_hold(st)) { /* above 2^47: no room for a slot's tag */
-        lm_free(base);
-        return NULL;
-    }
     atomic_init(&st->word, LM_DEAD);
     atomic_init(&st->next, NULL);
     atomic_init(&st->hash, 0);

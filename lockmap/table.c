@@ -6,8 +6,7 @@
 
 #include "lockmap/alloc.h"
 
-lm_table *lm_table_new(size_t nslots) {
-    size_t lines = nslots / LM_LINE_SLOTS;
+lm_table *lm_table_new(size_t lines) {
     size_t size = sizeof(lm_table) + lines * sizeof(lm_line);
     lm_table *t = lm_aligned_alloc(alignof(lm_table), size);
     if (!t) return NULL;
@@ -25,12 +24,12 @@ void lm_table_grow(lm_shard *sh) {
     lm_table *old = table_locked(sh);
     size_t lines = old->mask + 1;
     if (lines > SIZE_MAX / 2 / sizeof(lm_line) - 1) return;
-    lm_table *t = lm_table_new(lines * 2 * LM_LINE_SLOTS);
+    lm_table *t = lm_table_new(lines * 2);
     if (!t) return;
     uint32_t seq = resize_begin(sh);
     for (size_t b = 0; b < lines; b++)
         for (int i = 0; i < LM_LINE_SLOTS; i++) {
-            lm_state *st = slot_state(slot_locked(&old->lines[b].slot[i]));
+            lm_state *st = slot_locked(&old->lines[b], i);
             if (st) table_insert(t, st, st_hash(st));
         }
     t->retired = old;

@@ -3,16 +3,18 @@
  * lock-free probes prove a miss, and resizing (table.c). Internal header; the
  * lock-free probe itself is in lockfree.h (plain maps only).
  *
- * A table is an array of 64-byte lines (one cache line each) of
- * LM_LINE_SLOTS slots. A slot is one 64-bit word: the state's pointer in
- * bits 1..47 and, in bits 48..63, a tag, the top 16 bits of the key's hash
- * (bits the shard and line index do not use). A probe compares tags first
- * and looks at a state only when its tag matches, so a lookup touches one
- * line of the table and, for a hit, one state. Bit 0 of a line's first slot
- * is the line's overflow mark:
+ * A table is an array of 64-byte lines (one cache line each): a word of
+ * tags, then LM_LINE_SLOTS state pointers. Byte i of the tag word is slot
+ * i's tag, 8 bits of the key's hash (bits the shard and line index do not
+ * use), never 0; 0 means the slot is empty. The last byte holds the line's
+ * overflow mark:
  *
- *   slot:   [ tag:16 | pointer:47 | overflow:1 (slot 0 only) ]
- *           pointer 0: empty
+ *   tags:  [ tag 0 | tag 1 | ... | tag 6 | overflow ]   then slot 0..6
+ *
+ * A probe compares all seven tags at once (a few ALU operations on one
+ * word) and looks at a state only when its tag matches, so a lookup touches
+ * one line of the table and, for a hit, almost always one state (a foreign
+ * tag matches one time in 255 per slot; the state's full hash rules it out).
  *
  * A key's home line is its hash's low bits; an insert takes the first empty
  * slot of the home line or, when that is full, marks it overflowed and goes
@@ -22,7 +24,13 @@
  * key that is present for the whole probe sits behind a chain of marked
  * lines the probe follows: a probe that misses without a resize meanwhile
  * proves the key absent. Removing a state empties its slot; that misleads no
- * probe, which never follows anything a state holds. */
+ * probe, which never follows anything a state holds.
+ *
+ * Publication: an insert stores the slot's pointer, then the tag word with
+ * the slot's tag (both release); a removal clears the tag, then the
+ * pointer. A probe loads the tag word, then the pointer of a matching slot
+ * (both acquire): it sees the state initialised, or NULL, or a later state
+ * of that slot, which its hash check rejects. */
 #ifndef LOCKMAP_TABLE_H
 #define LOCKMAP_TABLE_H
 
@@ -33,33 +41,33 @@
 #include "lockmap/state.h"
 
 /* Grow a shard's table when more than 7/8 of its slots hold states: lines
- * then rarely overflow (at 7/8, about one home line in four), and a slot
- * costs 9-18 bytes per key, as chained buckets at load 1 did. */
+ * then overflow rarely enough for probes, and a slot costs 10-20 bytes per
+ * key (a 64-byte line per 7 slots), as chained buckets at load 1 cost 8-16. */
 #define LM_LOAD_NUM 7
 #define LM_LOAD_DEN 8
 
-#define LM_SLOT_PTR 0x0000fffffffffffeull
-#define LM_SLOT_OVERFLOW 1ull
-#define LM_TAG_SHIFT 48
+#define LM_TAG_BYTES 0x0101010101010101ull
+#define LM_TAG_HIGHS 0x0080808080808080ull /* the 7 slots' bytes only */
+#define LM_LINE_OVERFLOW (1ull << 56)
 
-static inline uint64_t slot_tag(uint64_t h) { return h >> LM_TAG_SHIFT; }
-
-static inline lm_state *slot_state(uint64_t v) {
-    return (lm_state *)(uintptr_t)(v & LM_SLOT_PTR);
+/* The slot tag of a hash: its top byte, 0 made 1 (0 marks empty slots). */
+static inline uint64_t tag_of(uint64_t h) {
+    uint64_t t = h >> 56;
+    return t + (t == 0);
 }
 
-/* Does slot value v hold a state whose hash may be h? */
-static inline bool slot_may_be(uint64_t v, uint64_t h) {
-    return (v >> LM_TAG_SHIFT) == slot_tag(h) && (v & LM_SLOT_PTR);
+/* The slots of a tag word whose tag may be `tag`: one high bit per byte.
+ * (A byte just above a true match may show up too; probes check states.) */
+static inline uint64_t tag_matches(uint64_t tags, uint64_t tag) {
+    uint64_t x = tags ^ (tag * LM_TAG_BYTES);
+    return (x - LM_TAG_BYTES) & ~x & LM_TAG_HIGHS;
 }
 
-static inline uint64_t slot_of(lm_state *st, uint64_t h) {
-    return slot_tag(h) << LM_TAG_SHIFT | (uint64_t)(uintptr_t)st;
-}
+/* The slot of the lowest match, and the matches without it. */
+static inline int match_slot(uint64_t m) { return __builtin_ctzll(m) / 8; }
 
-/* A state pointer fits a slot: 47 bits, even (lm_state_alloc checks). */
-static inline bool slot_can_hold(const void *p) {
-    return ((uintptr_t)p & ~(uintptr_t)LM_SLOT_PTR) == 0;
+static inline uint64_t tag_in(uint64_t tags, int i) {
+    return (tags >> (8 * i)) & 0xff;
 }
 
 /* The line a probe looks at after n steps from the hash's home line. */
@@ -73,67 +81,74 @@ static inline lm_table *table_locked(lm_shard *sh) {
     return atomic_load_explicit(&sh->table, memory_order_relaxed);
 }
 
-/* Slots under the shard lock: relaxed, the lock orders them. */
-static inline uint64_t slot_locked(_Atomic uint64_t *slot) {
-    return atomic_load_explicit(slot, memory_order_relaxed);
+/* Tag words and slots under the shard lock: relaxed, the lock orders them. */
+static inline uint64_t tags_locked(lm_line *line) {
+    return atomic_load_explicit(&line->tags, memory_order_relaxed);
 }
 
-/* Write a slot, keeping the line's overflow mark on slot 0. Shard lock held. */
-static inline void slot_set(_Atomic uint64_t *slot, uint64_t v) {
-    uint64_t mark = slot_locked(slot) & LM_SLOT_OVERFLOW;
-    /* Release: a lock-free probe that loads the slot (acquire) sees the
-     * state it points at fully initialised. */
-    atomic_store_explicit(slot, v | mark, memory_order_release);
+static inline lm_state *slot_locked(lm_line *line, int i) {
+    return atomic_load_explicit(&line->slot[i], memory_order_relaxed);
 }
 
-/* The slot that holds the key's state, or NULL when the key has none. Shard
- * lock held. */
-static inline _Atomic uint64_t *find_slot(lockmap *map, lm_shard *sh,
-                                          uint64_t h, const void *key,
-                                          size_t klen) {
+/* Release: a lock-free probe that loads the word (acquire) and then a slot
+ * it names sees that slot's pointer as stored before. */
+static inline void tags_set(lm_line *line, uint64_t tags) {
+    atomic_store_explicit(&line->tags, tags, memory_order_release);
+}
+
+/* The state of the key in the table, NULL when it has none; *line_out and
+ * *slot_out say where. Shard lock held. */
+static inline lm_state *find_slot(lockmap *map, lm_shard *sh, uint64_t h,
+                                  const void *key, size_t klen) {
     lm_table *t = table_locked(sh);
+    uint64_t tag = tag_of(h);
     for (size_t n = 0; n <= t->mask; n++) {
         lm_line *line = probe_line(t, h, n);
-        for (int i = 0; i < LM_LINE_SLOTS; i++) {
-            uint64_t v = slot_locked(&line->slot[i]);
-            if (slot_may_be(v, h) &&
-                st_matches(map, slot_state(v), h, key, klen))
-                return &line->slot[i];
+        uint64_t tags = tags_locked(line);
+        for (uint64_t m = tag_matches(tags, tag); m; m &= m - 1) {
+            lm_state *st = slot_locked(line, match_slot(m));
+            if (st && st_matches(map, st, h, key, klen)) return st;
         }
-        if (!(slot_locked(&line->slot[0]) & LM_SLOT_OVERFLOW)) break;
+        if (!(tags & LM_LINE_OVERFLOW)) break;
     }
     return NULL;
 }
 
-/* The slot that holds a linked state. Shard lock held. */
-static inline _Atomic uint64_t *slot_holding(lm_shard *sh, lm_state *st) {
+/* Take a linked state out of its slot. Shard lock held. */
+static inline void table_remove(lm_shard *sh, lm_state *st) {
     lm_table *t = table_locked(sh);
     uint64_t h = st_hash(st);
     for (size_t n = 0;; n++) {
         lm_line *line = probe_line(t, h, n);
-        for (int i = 0; i < LM_LINE_SLOTS; i++)
-            if (slot_state(slot_locked(&line->slot[i])) == st)
-                return &line->slot[i];
+        for (int i = 0; i < LM_LINE_SLOTS; i++) {
+            if (slot_locked(line, i) != st) continue;
+            tags_set(line, tags_locked(line) & ~(0xffull << (8 * i)));
+            /* Relaxed: a probe that still saw the tag checks what it loads
+             * here (NULL, or a later state) anyway. */
+            atomic_store_explicit(&line->slot[i], NULL, memory_order_relaxed);
+            return;
+        }
     }
 }
 
 /* Put a state (fully initialised) into the first free slot of its probe
  * sequence, marking each full line passed as overflowed. There is one: the
- * table grows before it fills (maybe_grow). Shard lock held. */
+ * table grows before it fills (table_room in pin.h). Shard lock held. */
 static inline void table_insert(lm_table *t, lm_state *st, uint64_t h) {
+    uint64_t tag = tag_of(h);
     for (size_t n = 0;; n++) {
         lm_line *line = probe_line(t, h, n);
+        uint64_t tags = tags_locked(line);
         for (int i = 0; i < LM_LINE_SLOTS; i++) {
-            if (slot_state(slot_locked(&line->slot[i]))) continue;
-            slot_set(&line->slot[i], slot_of(st, h));
+            if (tag_in(tags, i)) continue;
+            /* Release: a probe that loads this pointer sees the state
+             * initialised, even if it read the tag of an earlier life of
+             * the slot. */
+            atomic_store_explicit(&line->slot[i], st, memory_order_release);
+            tags_set(line, tags | tag << (8 * i));
             return;
         }
-        uint64_t first = slot_locked(&line->slot[0]);
-        /* Release: a probe that sees the mark and goes on to the next line
-         * sees what was there before it; the state itself is published by
-         * its own slot's release. */
-        atomic_store_explicit(&line->slot[0], first | LM_SLOT_OVERFLOW,
-                              memory_order_release);
+        tags_set(line, tags | LM_LINE_OVERFLOW);
     }
 }
 
@@ -154,9 +169,8 @@ static inline void resize_end(lm_shard *sh, uint32_t seq) {
     atomic_store_explicit(&sh->resizes, seq + 2, memory_order_release);
 }
 
-/* A zeroed table of nslots slots (a power of two, at least one line); NULL
- * on ENOMEM. */
-lm_table *lm_table_new(size_t nslots);
+/* A zeroed table of `lines` lines (a power of two); NULL on ENOMEM. */
+lm_table *lm_table_new(size_t lines);
 /* Double the shard's table (see maybe_grow). Shard lock held. */
 void lm_table_grow(lm_shard *sh);
 /* Free a table and every table it retired. */

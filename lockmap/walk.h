@@ -59,7 +59,7 @@ LM_BY_KIND int walk_shard(lockmap *map, lm_shard *sh, lm_walk_fn fn, void *arg,
     lm_table *t = table_locked(sh);
     for (size_t b = 0; b <= t->mask && !stop; b++)
         for (int i = 0; i < LM_LINE_SLOTS && !stop; i++) {
-            lm_state *st = slot_state(slot_locked(&t->lines[b].slot[i]));
+            lm_state *st = slot_locked(&t->lines[b], i);
             if (!st || !pin_if_alive(st)) continue;
             lm_shard_lock_release(&sh->lock);
             stop = walk_visit(map, st, fn, arg, removed, lru);

@@ -33,9 +33,9 @@
 
 /* Keys start with their 8-byte hash (test_hash). The hashes used here are
  * multiples of 2^20, so with one shard of fewer than 2^20 lines every key's
- * home is line 0, and their tags (the top 16 bits) are all 0: every probe
- * compares whole hashes. A line holds 8 states. */
-enum { KEY_LEN = 16, LINE_SLOTS = 8 };
+ * home is line 0, and their tags (the top byte, 0 made 1) are all 1: every probe
+ * compares whole hashes. A line holds 7 states. */
+enum { KEY_LEN = 16, LINE_SLOTS = 7 };
 
 static uint64_t test_hash(const void *key, size_t klen, uint64_t seed) {
     (void)seed;
