@@ -49,6 +49,12 @@ void *lm_aligned_alloc(size_t align, size_t size) {
     return counted(aligned_alloc(align, rounded));
 }
 
+void *lm_realloc(void *p, size_t size) {
+    if (injected_failure()) return NULL;
+    void *q = realloc(p, size);
+    return p ? q : counted(q);
+}
+
 void lm_free(void *p) {
 #ifdef LM_ALLOC_FAILPOINTS
     if (p) live--;

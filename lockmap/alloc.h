@@ -10,6 +10,8 @@
 void *lm_malloc(size_t size);
 void *lm_calloc(size_t n, size_t size);
 void *lm_aligned_alloc(size_t align, size_t size);
+/* Grow (or, p NULL, allocate) a block; NULL on failure, p then intact. */
+void *lm_realloc(void *p, size_t size);
 void lm_free(void *p);
 
 #endif

@@ -26,12 +26,26 @@
  * are rare, and the locked path handles them). */
 #define LM_OPTIMISTIC_LINES 8
 
-/* The first state in the key's probe sequence with the key's hash, found
- * without the shard lock (it may be dead or reused: callers check). NULL
- * when there is none; *absent then says whether that is certain: the probe
- * reached a line without the overflow mark while no resize happened (see
- * table.h for why that proves the key absent). */
-static inline lm_state *find_lockfree(lm_shard *sh, uint64_t h, bool *absent) {
+/* Could st, named by a slot with the key's tag, be the key's? In
+ * shared_values maps the key bytes are shared bytes, so a probe compares
+ * them (a state being reused for another key meanwhile makes a compare
+ * that callers repeat under their own checks). Other maps' key bytes may
+ * be written plainly while a stale probe looks, so there the tag decides,
+ * and callers check the key once the state is pinned or locked. */
+static inline bool may_be_key(lockmap *map, lm_state *st, const void *key,
+                              size_t klen) {
+    if (!map->shared_values) return true;
+    return st_klen(st) == klen && shared_equal(st_key(map, st), key, klen);
+}
+
+/* The first state in the key's probe sequence that may be the key's
+ * (may_be_key), found without the shard lock (it may be dead or reused:
+ * callers check). NULL when there is none; *absent then says whether that
+ * is certain: the probe reached a line without the overflow mark while no
+ * resize happened (see table.h for why that proves the key absent). */
+static inline lm_state *find_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
+                                      const void *key, size_t klen,
+                                      bool *absent) {
     *absent = false;
     /* Acquire: a probe that starts from an even sequence sees the table the
      * last resize published (resize_end's release). */
@@ -47,10 +61,10 @@ static inline lm_state *find_lockfree(lm_shard *sh, uint64_t h, bool *absent) {
         uint64_t tags = atomic_load_explicit(&line->tags, memory_order_acquire);
         for (uint64_t m = tag_matches(tags, tag); m; m &= m - 1) {
             /* Acquire: pairs with table_insert's release, so the state is
-             * seen initialised (its hash, key, lock). */
+             * seen initialised (its key, lock). */
             lm_state *st = atomic_load_explicit(&line->slot[match_slot(m)],
                                                 memory_order_acquire);
-            if (st && st_hash(st) == h) return st;
+            if (st && may_be_key(map, st, key, klen)) return st;
         }
         if (!(tags & LM_LINE_OVERFLOW)) {
             /* Acquire fence: if a slot we read was written by a resize,
@@ -81,14 +95,14 @@ typedef enum { TRY_HELD, TRY_ABSENT, TRY_LOCKED_PATH } lm_try;
 static inline lm_try try_held(lockmap *map, uint64_t h, const void *key,
                               size_t klen, lm_entry *e) {
     bool absent;
-    lm_state *st = find_lockfree(shard_of(map, h), h, &absent);
+    lm_state *st = find_lockfree(map, shard_of(map, h), h, key, klen, &absent);
     if (!st) return absent ? TRY_ABSENT : TRY_LOCKED_PATH;
     if (!lm_lock_try(&st->lock, &e->waiter)) return TRY_LOCKED_PATH;
     /* Acquire: pairs with the release that made the state live, so its
      * key is visible; HAS_VALUE is ordered by the key lock itself. */
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
     if (!(w & LM_DEAD) && (w & LM_HAS_VALUE) &&
-        st_matches(map, st, h, key, klen)) {
+        st_matches(map, st, key, klen)) {
         writes_begin(st);
         entry_hold(e, map, st, false, false);
         return TRY_HELD;
@@ -102,7 +116,7 @@ static inline lm_try try_held(lockmap *map, uint64_t h, const void *key,
 static inline lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
                                      const void *key, size_t klen) {
     bool absent;
-    lm_state *st = find_lockfree(sh, h, &absent);
+    lm_state *st = find_lockfree(map, sh, h, key, klen, &absent);
     if (!st) return NULL;
     uint32_t w = atomic_load_explicit(&st->word, memory_order_relaxed);
     do {
@@ -111,7 +125,7 @@ static inline lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
          * live, so its key, klen and lock are visible. */
     } while (!atomic_compare_exchange_weak_explicit(
         &st->word, &w, w + LM_REF, memory_order_acquire, memory_order_relaxed));
-    if (st_matches(map, st, h, key, klen)) return st;
+    if (st_matches(map, st, key, klen)) return st;
     unpin(map, sh, st, false); /* reused for another key meanwhile */
     return NULL;
 }
@@ -129,7 +143,7 @@ static inline lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
 static inline int get_lockfree(lockmap *map, uint64_t h, const void *key,
                                size_t klen, void *value_out) {
     bool absent;
-    lm_state *st = find_lockfree(shard_of(map, h), h, &absent);
+    lm_state *st = find_lockfree(map, shard_of(map, h), h, key, klen, &absent);
     if (!st) return absent ? 0 : -1;
     /* Acquire: pairs with writes_end's release, so the copy below sees at
      * least what the last holder left. */

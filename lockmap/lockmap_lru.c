@@ -46,27 +46,29 @@ static void keep_dead_value(lm_shard *sh, lm_state *st) {
 }
 
 /* Drop and free the states unlinked by eviction, with no lock held. */
-static void release_victims(lockmap_lru *m, lm_state *victims) {
-    for (lm_state *next; victims; victims = next) {
-        next = st_next(victims);
-        drop_value(&m->core, st_value(victims));
-        lm_state_free(&m->core, victims);
+static void release_victims(lockmap_lru *m, lm_lru_links *victims) {
+    for (lm_lru_links *next; victims; victims = next) {
+        next = victims->next;
+        lm_state *st = lru_state(victims);
+        drop_value(&m->core, st_value(st));
+        lm_state_free(&m->core, st);
     }
 }
 
 /* Kill least recently used values nobody references until the shard is back
  * within its share (or only referenced ones are left). Returns them chained
- * through `next`, for release_victims once the shard lock is gone; those a
- * walk may still look at go to the deferred list instead. */
-static lm_state *evict_locked(lm_shard *sh, size_t *evicted) {
-    lm_state *victims = NULL;
+ * through their LRU links (out of the list now), for release_victims once
+ * the shard lock is gone; those a walk may still look at go to the deferred
+ * list instead. */
+static lm_lru_links *evict_locked(lockmap *map, lm_shard *sh, size_t *evicted) {
+    lm_lru_links *victims = NULL;
     size_t n = count_of_values(sh);
     lm_lru_links *l = sh->lru.prev;
     while (n > sh->share && l != &sh->lru) {
         lm_lru_links *older = l->prev;
         lm_state *st = lru_state(l);
         if (kill(st, LM_HAS_VALUE)) {
-            unlink_dead(sh, st, true);
+            unlink_dead(map, sh, st, true);
             count_values(sh, -1);
             n--;
             ++*evicted;
@@ -75,8 +77,8 @@ static lm_state *evict_locked(lm_shard *sh, size_t *evicted) {
                  * frees it when the last walker leaves. */
                 keep_dead_value(sh, st);
             } else {
-                atomic_store_explicit(&st->next, victims, memory_order_relaxed);
-                victims = st;
+                lru_links(st)->next = victims;
+                victims = lru_links(st);
             }
         }
         l = older;
@@ -90,7 +92,7 @@ void lm_lru_evict(lockmap *map, lm_shard *sh) {
     if (count_of_values(sh) <= sh->share) return;
     lm_shard_lock_acquire(&sh->lock);
     size_t evicted = 0;
-    lm_state *victims = evict_locked(sh, &evicted);
+    lm_lru_links *victims = evict_locked(map, sh, &evicted);
     lm_shard_lock_release(&sh->lock);
     /* Only LRU maps call this, and their core is a lockmap_lru's first
      * member. */
@@ -275,8 +277,8 @@ int lockmap_lru_remove(lockmap_lru *m, const void *key, size_t klen,
 /* The least recently used value of the shard that nobody holds, killed and
  * unlinked: 0 (*out set), -ENOENT none, -ERANGE its key is over key_cap
  * (*klen_out says how long). Shard lock held. */
-static int pop_locked(lm_shard *sh, size_t key_cap, size_t *klen_out,
-                      lm_state **out) {
+static int pop_locked(lockmap *map, lm_shard *sh, size_t key_cap,
+                      size_t *klen_out, lm_state **out) {
     for (lm_lru_links *l = sh->lru.prev; l != &sh->lru; l = l->prev) {
         lm_state *st = lru_state(l);
         /* Held, waited for or walked: skip. */
@@ -286,7 +288,7 @@ static int pop_locked(lm_shard *sh, size_t key_cap, size_t *klen_out,
         if (klen_out) *klen_out = st_klen(st);
         if (st_klen(st) > key_cap) return -ERANGE;
         if (!kill(st, LM_HAS_VALUE)) continue; /* pinned just now */
-        unlink_dead(sh, st, true);
+        unlink_dead(map, sh, st, true);
         count_values(sh, -1);
         *out = st;
         return 0;
@@ -305,7 +307,7 @@ int lockmap_lru_pop(lockmap_lru *m, void *key_out, size_t key_cap,
         lm_shard *sh = &map->shards[(start + i) & map->shard_mask];
         lm_state *st;
         lm_shard_lock_acquire(&sh->lock);
-        int rc = pop_locked(sh, key_cap, klen_out, &st);
+        int rc = pop_locked(map, sh, key_cap, klen_out, &st);
         lm_shard_lock_release(&sh->lock);
         if (rc == -ENOENT) continue;
         if (rc) return rc;

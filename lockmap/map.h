@@ -144,6 +144,15 @@ struct lm_table {
     lm_line lines[];
 };
 
+/* A shard's dead states of one size class (plain maps), kept for reuse: an
+ * array with room reserved for every state of the class the shard owns, so
+ * that retiring one never allocates. */
+typedef struct lm_pool {
+    lm_state **items;
+    size_t len, cap;
+    size_t owned; /* states of this class the shard has allocated */
+} lm_pool;
+
 typedef struct lm_shard {
     alignas(64) lm_shard_lock lock;
     /* for_each/retain/clear inside: LRU maps keep dead states (deferred)
@@ -157,10 +166,10 @@ typedef struct lm_shard {
     /* Written under a shard or key lock, read without one by lockmap_len:
      * relaxed, as it is only a count. */
     _Atomic size_t nvalues;
-    lm_state *pool[LM_POOL_CLASSES + 1]; /* plain maps: dead states by size */
-    lm_lru_links lru;   /* LRU maps: next is most, prev least recently used */
-    size_t share;       /* LRU maps: values this shard may keep */
-    lm_state *deferred; /* LRU maps: dead states kept while walkers */
+    lm_pool pool[LM_POOL_CLASSES + 1]; /* plain maps: dead states by size */
+    lm_lru_links lru; /* LRU maps: next is most, prev least recently used */
+    size_t share;     /* LRU maps: values this shard may keep */
+    lm_lru_links *deferred; /* LRU maps: dead states kept while walkers */
 } lm_shard;
 
 /* What both maps are made of; an LRU map (lockmap_lru.c) starts with one. */

@@ -27,8 +27,8 @@ typedef enum { WAIT_FOREVER, WAIT_NEVER, WAIT_UNTIL } lm_wait;
 /* Room in the shard's table for one more state: grown first if it is
  * loaded past LM_LOAD; false only if it is full and cannot grow (ENOMEM).
  * Shard lock held. */
-static inline bool table_room(lm_shard *sh) {
-    maybe_grow(sh);
+static inline bool table_room(lockmap *map, lm_shard *sh) {
+    maybe_grow(map, sh);
     return sh->nstates < table_slots(table_locked(sh));
 }
 
@@ -38,18 +38,19 @@ static inline bool table_room(lm_shard *sh) {
 LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
                                const void *key, size_t klen, uint32_t word,
                                bool lru) {
-    if (!table_room(sh)) return NULL;
+    if (!table_room(map, sh)) return NULL;
     size_t size = state_size(map, klen);
-    lm_state *st = lru ? NULL : lm_pool_take(map, sh, size);
-    if (!st && !(st = lm_state_alloc(map, size))) return NULL;
+    lm_state *st =
+        lru ? lm_state_alloc(map, size) : lm_pool_take(map, sh, size);
+    if (!st && !lru) st = lm_pool_alloc(map, sh, size);
+    if (!st) return NULL;
     /* A reused state keeps its lock as it is: a stale try_held may hold it
      * for a moment, and re-initialising it under that thread would break
      * the lock. The lock is free otherwise (dead states have no holders). */
-    /* Relaxed: published by the release stores below. */
-    atomic_store_explicit(&st->hash, h, memory_order_relaxed);
-    /* Relaxed: as the hash. A stale get_lockfree may read klen and the key
-     * bytes while we write them: shared bytes in maps it reads (it then
-     * rejects what it read, as the state's write count moved on). */
+    /* Relaxed: published by the release stores below. A stale get_lockfree may
+     * read klen and the key bytes while we write them: shared bytes in maps it
+     * reads (it then rejects what it read, as the state's write count moved
+     * on). */
     atomic_store_explicit(&st->klen, (uint32_t)klen, memory_order_relaxed);
     if (map->shared_values)
         shared_store(st_key(map, st), key, klen);
@@ -66,8 +67,9 @@ LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
 }
 
 /* Take a state that was just made DEAD under the shard lock out of its slot. */
-LM_BY_KIND void unlink_dead(lm_shard *sh, lm_state *st, bool lru) {
-    table_remove(sh, st);
+LM_BY_KIND void unlink_dead(lockmap *map, lm_shard *sh, lm_state *st,
+                            bool lru) {
+    table_remove(map, sh, st);
     sh->nstates--;
     if (lru) lru_unlink(st);
 }
@@ -75,9 +77,9 @@ LM_BY_KIND void unlink_dead(lm_shard *sh, lm_state *st, bool lru) {
 /* LRU maps: keep an unlinked dead state until the shard's last walker
  * leaves (walk.h frees it then). Shard lock held. */
 static inline void defer_free(lm_shard *sh, lm_state *st) {
-    /* Relaxed: the deferred list is only used under the shard lock. */
-    atomic_store_explicit(&st->next, sh->deferred, memory_order_relaxed);
-    sh->deferred = st;
+    /* Out of the LRU list (unlink_dead), so its links are free to chain it. */
+    lru_links(st)->next = sh->deferred;
+    sh->deferred = lru_links(st);
 }
 
 /* Retire an unlinked dead state: plain maps pool its memory (a lock-free
@@ -100,7 +102,7 @@ LM_BY_KIND void retire_state(lockmap *map, lm_shard *sh, lm_state *st,
 LM_BY_KIND void bury_if_unused(lockmap *map, lm_shard *sh, lm_state *st,
                                bool lru) {
     if (!kill(st, 0)) return;
-    unlink_dead(sh, st, lru);
+    unlink_dead(map, sh, st, lru);
     retire_state(map, sh, st, lru);
 }
 
@@ -205,13 +207,17 @@ LM_BY_KIND int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
     return 0;
 }
 
-/* Release the key; NULL when the entry held nothing, else the key's shard. */
+/* Release the key. LRU maps: the key's shard (NULL when the entry held
+ * nothing); plain maps need none back, so the key is only rehashed to find
+ * its shard when a reference must be dropped there. */
 LM_BY_KIND lm_shard *release_entry(lm_entry *e, bool lru) {
     lm_state *st = e->st;
     if (!st) return NULL;
     entry_write_back(e);
     e->st = NULL;
-    lm_shard *sh = shard_of(e->map, st_hash(st));
+    /* The key is still ours: its bytes are stable for the rehash. */
+    lm_shard *sh =
+        e->pinned || lru ? shard_of(e->map, st_rehash(e->map, st)) : NULL;
     writes_end(st);
     lm_lock_release(&st->lock, &e->waiter);
     /* Our reference kept st alive until this unpin; without one, the value

@@ -11,8 +11,6 @@ lm_state *lm_state_alloc(lockmap *map, size_t size) {
     if (!base) return NULL;
     lm_state *st = (lm_state *)(base + map->state_prefix);
     atomic_init(&st->word, LM_DEAD);
-    atomic_init(&st->next, NULL);
-    atomic_init(&st->hash, 0);
     atomic_init(&st->klen, 0);
     atomic_init(&st->writes, 0);
     lm_lock_init(&st->lock);
@@ -24,44 +22,47 @@ void lm_state_free(lockmap *map, lm_state *st) {
     lm_free((unsigned char *)st - map->state_prefix);
 }
 
-static size_t pool_class(size_t size) {
+static lm_pool *pool_of(lm_shard *sh, size_t size) {
     size_t c = size / 16;
-    return c < LM_POOL_CLASSES ? c : LM_POOL_CLASSES;
+    return &sh->pool[c < LM_POOL_CLASSES ? c : LM_POOL_CLASSES];
+}
+
+lm_state *lm_pool_alloc(lockmap *map, lm_shard *sh, size_t size) {
+    lm_pool *p = pool_of(sh, size);
+    if (p->owned == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 8;
+        lm_state **items = lm_realloc(p->items, cap * sizeof *items);
+        if (!items) return NULL;
+        p->items = items;
+        p->cap = cap;
+    }
+    lm_state *st = lm_state_alloc(map, size);
+    if (st) p->owned++;
+    return st;
 }
 
 lm_state *lm_pool_take(lockmap *map, lm_shard *sh, size_t size) {
-    size_t c = pool_class(size);
-    lm_state *prev = NULL, *st = sh->pool[c];
-    for (int i = 0; st && i < LM_POOL_LARGE_SCAN; i++) {
-        lm_state *next = st_next(st);
-        if (state_size(map, st_klen(st)) == size) {
-            if (prev) /* Relaxed: as in lm_pool_put. */
-                atomic_store_explicit(&prev->next, next, memory_order_relaxed);
-            else
-                sh->pool[c] = next;
-            return st;
-        }
-        prev = st;
-        st = next;
+    lm_pool *p = pool_of(sh, size);
+    /* The newest first; the large class mixes sizes, so look a few deep. */
+    for (size_t i = p->len; i > 0 && p->len - i < LM_POOL_LARGE_SCAN; i--) {
+        lm_state *st = p->items[i - 1];
+        if (state_size(map, st_klen(st)) != size) continue;
+        p->items[i - 1] = p->items[--p->len];
+        return st;
     }
     return NULL;
 }
 
 void lm_pool_put(lockmap *map, lm_shard *sh, lm_state *st) {
-    lm_state **slot = &sh->pool[pool_class(state_size(map, st_klen(st)))];
-    /* Relaxed: the pool is only used under the shard lock; lock-free readers
-     * never follow `next` (they probe table slots). */
-    atomic_store_explicit(&st->next, *slot, memory_order_relaxed);
-    *slot = st;
+    lm_pool *p = pool_of(sh, state_size(map, st_klen(st)));
+    p->items[p->len++] = st; /* room reserved by lm_pool_alloc */
 }
 
 void lm_pool_free_all(lockmap *map, lm_shard *sh) {
     for (size_t c = 0; c <= LM_POOL_CLASSES; c++) {
-        lm_state *st = sh->pool[c];
-        while (st) {
-            lm_state *next = st_next(st);
-            lm_state_free(map, st);
-            st = next;
-        }
+        lm_pool *p = &sh->pool[c];
+        for (size_t i = 0; i < p->len; i++) lm_state_free(map, p->items[i]);
+        lm_free(p->items);
+        *p = (lm_pool){0};
     }
 }

@@ -16,12 +16,15 @@
 #define LM_DEAD 2u
 #define LM_REF 4u
 
+/* 16 bytes with a 4-byte lock (futex), so that a state with an 8-byte key
+ * and value is 32 bytes: never across two cache lines. No hash and no list
+ * link: the table's tags find states without their hashes, st_rehash
+ * recomputes one where it is needed (off the lookup paths), and the lists of
+ * dead states are arrays (the pool) or use the LRU links. */
 struct lm_state {
-    _Atomic(lm_state *) next; /* pool, LRU victims or deferred; shard lock */
-    _Atomic uint64_t hash;    /* set before the state is published */
-    _Atomic uint32_t word;    /* refs * LM_REF | LM_DEAD | LM_HAS_VALUE */
-    _Atomic uint32_t klen;    /* set before the state is published */
-    _Atomic uint32_t writes;  /* odd while a key lock holder may write */
+    _Atomic uint32_t word;   /* refs * LM_REF | LM_DEAD | LM_HAS_VALUE */
+    _Atomic uint32_t klen;   /* set before the state is published */
+    _Atomic uint32_t writes; /* odd while a key lock holder may write */
     lm_lock_t lock;
     /* value_size bytes of value at LM_VALUE_OFFSET, then the key bytes. */
 };
@@ -37,14 +40,9 @@ static inline unsigned char *st_key(lockmap *map, lm_state *st) {
     return st_value(st) + map->value_size;
 }
 
-/* Relaxed: the hash never changes while anyone can pin the state, and
- * lock-free readers only use it as a hint before pinning. */
-static inline uint64_t st_hash(lm_state *st) {
-    return atomic_load_explicit(&st->hash, memory_order_relaxed);
-}
-
-/* Relaxed: as st_hash, and get_lockfree checks the key it found again
- * after reading it (the write count). */
+/* Relaxed: klen never changes while anyone can pin the state, and
+ * get_lockfree checks the key it found again after reading it (the write
+ * count). */
 static inline size_t st_klen(lm_state *st) {
     return atomic_load_explicit(&st->klen, memory_order_relaxed);
 }
@@ -69,16 +67,15 @@ static inline bool keys_equal(const unsigned char *a, const void *b,
 }
 
 /* Only for a pinned state or under the shard lock: the key bytes are stable. */
-static inline bool st_matches(lockmap *map, lm_state *st, uint64_t h,
-                              const void *key, size_t klen) {
-    return st_hash(st) == h && st_klen(st) == klen &&
-           keys_equal(st_key(map, st), key, klen);
+static inline bool st_matches(lockmap *map, lm_state *st, const void *key,
+                              size_t klen) {
+    return st_klen(st) == klen && keys_equal(st_key(map, st), key, klen);
 }
 
-/* The pool, victim or deferred list's next state; those lists are only
- * used under the shard lock: relaxed. */
-static inline lm_state *st_next(lm_state *st) {
-    return atomic_load_explicit(&st->next, memory_order_relaxed);
+/* The hash of a state's key, recomputed: only for a state whose key is
+ * stable (shard lock held, or key lock held on a live state). */
+static inline uint64_t st_rehash(lockmap *map, lm_state *st) {
+    return key_hash(map, st_key(map, st), st_klen(st));
 }
 
 /* Make an unreferenced state dead if its word is exactly `expect` (0: empty;
@@ -130,6 +127,10 @@ static inline size_t state_size(lockmap *map, size_t klen) {
 lm_state *lm_state_alloc(lockmap *map, size_t size);
 /* Destroy the state's lock and free its memory (LRU links included). */
 void lm_state_free(lockmap *map, lm_state *st);
+/* Plain maps: a fresh state (as lm_state_alloc) owned by the shard, with
+ * room reserved in its pool for when it dies; NULL on ENOMEM. Shard lock
+ * held. */
+lm_state *lm_pool_alloc(lockmap *map, lm_shard *sh, size_t size);
 /* Plain maps: a dead state of exactly `size` bytes from the shard's pool, or
  * NULL. Shard lock held. */
 lm_state *lm_pool_take(lockmap *map, lm_shard *sh, size_t size);

@@ -20,7 +20,7 @@ lm_table *lm_table_new(size_t lines) {
  * now miss, which the resize sequence tells it. Its slots are copied, not
  * moved: the new table is built privately and published by one release. A
  * failed allocation leaves the table as loaded as it is. */
-void lm_table_grow(lm_shard *sh) {
+void lm_table_grow(lockmap *map, lm_shard *sh) {
     lm_table *old = table_locked(sh);
     size_t lines = old->mask + 1;
     if (lines > SIZE_MAX / 2 / sizeof(lm_line) - 1) return;
@@ -30,7 +30,7 @@ void lm_table_grow(lm_shard *sh) {
     for (size_t b = 0; b < lines; b++)
         for (int i = 0; i < LM_LINE_SLOTS; i++) {
             lm_state *st = slot_locked(&old->lines[b], i);
-            if (st) table_insert(t, st, st_hash(st));
+            if (st) table_insert(t, st, st_rehash(map, st));
         }
     t->retired = old;
     /* Release: readers that load the new table see its slots. */

@@ -107,7 +107,7 @@ static inline lm_state *find_slot(lockmap *map, lm_shard *sh, uint64_t h,
         uint64_t tags = tags_locked(line);
         for (uint64_t m = tag_matches(tags, tag); m; m &= m - 1) {
             lm_state *st = slot_locked(line, match_slot(m));
-            if (st && st_matches(map, st, h, key, klen)) return st;
+            if (st && st_matches(map, st, key, klen)) return st;
         }
         if (!(tags & LM_LINE_OVERFLOW)) break;
     }
@@ -115,9 +115,9 @@ static inline lm_state *find_slot(lockmap *map, lm_shard *sh, uint64_t h,
 }
 
 /* Take a linked state out of its slot. Shard lock held. */
-static inline void table_remove(lm_shard *sh, lm_state *st) {
+static inline void table_remove(lockmap *map, lm_shard *sh, lm_state *st) {
     lm_table *t = table_locked(sh);
-    uint64_t h = st_hash(st);
+    uint64_t h = st_rehash(map, st);
     for (size_t n = 0;; n++) {
         lm_line *line = probe_line(t, h, n);
         for (int i = 0; i < LM_LINE_SLOTS; i++) {
@@ -172,7 +172,7 @@ static inline void resize_end(lm_shard *sh, uint32_t seq) {
 /* A zeroed table of `lines` lines (a power of two); NULL on ENOMEM. */
 lm_table *lm_table_new(size_t lines);
 /* Double the shard's table (see maybe_grow). Shard lock held. */
-void lm_table_grow(lm_shard *sh);
+void lm_table_grow(lockmap *map, lm_shard *sh);
 /* Free a table and every table it retired. */
 void lm_tables_free(lm_table *t);
 
@@ -181,11 +181,11 @@ static inline size_t table_slots(lm_table *t) {
 }
 
 /* Double the table when it is loaded past LM_LOAD. Shard lock held. */
-static inline void maybe_grow(lm_shard *sh) {
+static inline void maybe_grow(lockmap *map, lm_shard *sh) {
     if (sh->nstates * LM_LOAD_DEN <=
         table_slots(table_locked(sh)) * LM_LOAD_NUM)
         return;
-    lm_table_grow(sh);
+    lm_table_grow(map, sh);
 }
 
 #endif

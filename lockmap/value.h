@@ -40,7 +40,7 @@ LM_BY_KIND void value_appeared(lockmap *map, lm_state *st, bool lru) {
     /* Relaxed: the key lock orders HAS_VALUE for its holders; the unpin's
      * release publishes it to whoever kills the state. */
     atomic_fetch_or_explicit(&st->word, LM_HAS_VALUE, memory_order_relaxed);
-    lm_shard *sh = shard_of(map, st_hash(st));
+    lm_shard *sh = shard_of(map, st_rehash(map, st)); /* key lock held */
     count_values(sh, +1);
     if (!lru) return;
     lm_shard_lock_acquire(&sh->lock);
@@ -50,7 +50,7 @@ LM_BY_KIND void value_appeared(lockmap *map, lm_state *st, bool lru) {
 
 LM_BY_KIND void value_gone(lockmap *map, lm_state *st, bool lru) {
     atomic_fetch_and_explicit(&st->word, ~LM_HAS_VALUE, memory_order_relaxed);
-    lm_shard *sh = shard_of(map, st_hash(st));
+    lm_shard *sh = shard_of(map, st_rehash(map, st)); /* key lock held */
     count_values(sh, -1);
     if (!lru) return;
     lm_shard_lock_acquire(&sh->lock);

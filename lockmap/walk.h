@@ -73,12 +73,13 @@ LM_BY_KIND int walk_shard(lockmap *map, lm_shard *sh, lm_walk_fn fn, void *arg,
  * were in a shard (retire_state, and the LRU map's evictions and pops
  * mark the ones that still have a value), once the last walker has left
  * and no lock is held. */
-LM_BY_KIND void free_deferred(lockmap *map, lm_state *dead, bool lru) {
+LM_BY_KIND void free_deferred(lockmap *map, lm_lru_links *dead, bool lru) {
     if (!lru) return;
-    for (lm_state *next; dead; dead = next) {
-        next = st_next(dead);
-        if (has_value(dead)) drop_value(map, st_value(dead));
-        lm_state_free(map, dead);
+    for (lm_lru_links *next; dead; dead = next) {
+        next = dead->next;
+        lm_state *st = lru_state(dead);
+        if (has_value(st)) drop_value(map, st_value(st));
+        lm_state_free(map, st);
     }
 }
 
@@ -91,7 +92,7 @@ LM_BY_KIND int walk(lockmap *map, lm_walk_fn fn, void *arg, size_t *removed,
         lm_shard_lock_acquire(&sh->lock);
         sh->walkers++;
         stop = walk_shard(map, sh, fn, arg, removed, lru);
-        lm_state *dead = NULL;
+        lm_lru_links *dead = NULL;
         if (--sh->walkers == 0) {
             dead = sh->deferred;
             sh->deferred = NULL;
