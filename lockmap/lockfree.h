@@ -35,7 +35,11 @@
 static inline bool may_be_key(lockmap *map, lm_state *st, const void *key,
                               size_t klen) {
     if (!map->shared_values) return true;
-    return st_klen(st) == klen && shared_equal(st_key(map, st), key, klen);
+    if (st_klen(st) != klen) return false;
+    /* The common 8-byte key inline; others through a call, which keeps
+     * the probe small enough to inline into every lookup. */
+    if (klen == sizeof(uint64_t)) return shared_equal(st_key(map, st), key, 8);
+    return shared_equal_call(st_key(map, st), key, klen);
 }
 
 /* The first state in the key's probe sequence that may be the key's
@@ -43,9 +47,9 @@ static inline bool may_be_key(lockmap *map, lm_state *st, const void *key,
  * callers check). NULL when there is none; *absent then says whether that
  * is certain: the probe reached a line without the overflow mark while no
  * resize happened (see table.h for why that proves the key absent). */
-static inline lm_state *find_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
-                                      const void *key, size_t klen,
-                                      bool *absent) {
+static inline __attribute__((always_inline)) lm_state *
+find_lockfree(lockmap *map, lm_shard *sh, uint64_t h, const void *key,
+              size_t klen, bool *absent) {
     *absent = false;
     /* Acquire: a probe that starts from an even sequence sees the table the
      * last resize published (resize_end's release). */
