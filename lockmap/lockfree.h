@@ -1,5 +1,5 @@
-/* The plain map's lock-free paths (see DESIGN in lockmap/map.h): the chain
- * walk without the shard lock and its miss proof, try_held, the lock-free pin
+/* The plain map's lock-free paths (see DESIGN in lockmap/map.h): the table
+ * probe without the shard lock and its miss proof, try_held, the lock-free pin
  * and the lock-free get. They rely on dead states staying readable (pooled,
  * never freed), which holds for plain maps only: only lockmap.c includes
  * this header, so the LRU map cannot reach them. Internal header. */

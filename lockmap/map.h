@@ -2,34 +2,36 @@
  * points here. Internal header: the data shared by the plain map
  * (lockmap.c) and the LRU map (lockmap_lru.c).
  *
- * Shards of chained hash tables of per-key states. Each key that has a value,
- * or that some thread holds or waits for, has one state: its lock (from the
- * back end linked in, through lock_seam.h), a state word, its hash, and the
- * value and key bytes inline in one allocation.
+ * Shards of open-addressing hash tables (table.h: cache-line buckets of
+ * seven 8-bit hash tags and seven state pointers) of per-key states. Each
+ * key that has a value, or that some thread holds or waits for, has one
+ * state: its lock (from the back end linked in, through lock_seam.h), a
+ * state word, its key length and write count, and the value and key bytes
+ * inline in one allocation (state.h: 32 bytes for an 8-byte key and value
+ * with futex, so that a lookup touches one table line and one state line).
  *
  * The state word packs a reference count (threads that wait for, walk,
  * create or remove the key, or hold it through a pin), HAS_VALUE and DEAD:
  *
  *   live: refs = n, maybe a value
  *     | last unpin leaves refs 0 and no value:
- *     v CAS 0 -> DEAD under the shard lock, unlink, retire (pin.h)
+ *     v CAS 0 -> DEAD under the shard lock, empty its slot, retire (pin.h)
  *   DEAD
  *     | reused for a new key: fields written, then word stored (release)
  *     v under the shard lock
  *   live
  *
- *   shard lock (shard_lock.h, the core's own) guards: the table and chains,
+ *   shard lock (shard_lock.h, the core's own) guards: the table's slots,
  *       making states DEAD, the shard's pool of dead states, LRU order;
  *   key lock (the back end's) guards: the value and HAS_VALUE.
  *
  * Plain maps (lockmap.c, lockfree.h). Finding a key takes no lock when it
- * exists: walk the chain with acquire loads. Memory of DEAD states is not
+ * exists: probe the table's lines with acquire loads (the tag word, then a
+ * matching slot; an insert stores the slot, then the tag, with release, so
+ * the prober sees the state initialised). Memory of DEAD states is not
  * returned to the allocator but kept in the shard's pool (state.c) and reused
  * for new keys of the same size, so a stale pointer always points at a state
- * whose atomic fields can be read. A walker may still stand on a state when
- * it is reused and linked in front of another chain's head, so that link is
- * stored with release too (new_state): the walker that follows it sees the
- * head initialised. get reads a value without its key lock
+ * whose atomic fields can be read. get reads a value without its key lock
  * too: key lock holders keep a write count in the state, odd while they hold
  * the key, and get keeps a copy taken between two equal even counts
  * (get_lockfree), for values up to LM_LOCKFREE_GET_MAX bytes (such maps have
@@ -54,24 +56,28 @@
  * waiter (LM_ENTRY_COPY_MAX: 32 bytes for futex, 16 for the MCS locks, none
  * for CNA) are read under the key lock. value_drop also gets a private
  * copy in these maps, as it may write what it is given. Nor does finding that a
- * key is absent: a walk that ends without the key's hash proves it absent if no
- * chain was rewired meanwhile, which the shard's relink sequence tells
- * (table.h; a seqlock: odd while a state leaves its chain for the pool or a
- * resize moves the chains; Lameter's seqlocks, with the C11 fences of Boehm,
- * "Can seqlocks get along with programming language memory models?", MSPC
- * 2012). The found state's key lock is then tried at once (try_held): once
- * held, a state that is alive, has a value and is the key's stays so without a
- * reference, since only the lock holder can remove the value and only states
- * without one die. Otherwise the thread pins the state (a CAS that refuses DEAD
- * states, then a key check, or under the shard lock, which also creates missing
- * states) and waits for the key lock. Tables replaced by a resize are likewise
- * kept until lockmap_free.
+ * key is absent: states never move between the slots of a table and a line's
+ * overflow mark is never cleared, so a probe that reaches a line without the
+ * mark, without a match, proves the key absent if no resize replaced the
+ * table meanwhile, which the shard's resize sequence tells (table.h; a
+ * seqlock: odd while a resize copies the slots; Lameter's seqlocks, with the
+ * C11 fences of Boehm, "Can seqlocks get along with programming language
+ * memory models?", MSPC 2012). The found state's key lock is then tried at once
+ * (try_held): once held, a state that is alive, has a value and is the key's
+ * stays so without a reference, since only the lock holder can remove the value
+ * and only states without one die. Otherwise the thread pins the state (a CAS
+ * that refuses DEAD states, then a key check, or under the shard lock, which
+ * also creates missing states) and waits for the key lock. Tables replaced by a
+ * resize are likewise kept until lockmap_free, frozen as they were: a walk
+ * (walk.h) keeps going through the table it started on, so resizes never wait
+ * for walks.
  *
  * LRU maps (lockmap_lru.c) always look up under the shard lock, since every
- * access may reorder the shard's LRU list; their dead states go straight back
- * to the allocator, so the lock-free paths above would be unsafe there: they
- * live in lockfree.h, which only lockmap.c includes. Each LRU state carries
- * its list links just before it (lru_list.h).
+ * access may reorder the shard's LRU list; their dead states go back to the
+ * allocator (once no walk is in the shard: a walk through a replaced table
+ * may still look at them), so the lock-free paths above would be unsafe
+ * there: they live in lockfree.h, which only lockmap.c includes. Each LRU
+ * state carries its list links just before it (lru_list.h).
  *
  * One map, two modules: the code both maps share is in the internal headers
  * (state.h, table.h, pin.h, value.h, walk.h, batch.h) as static inline
@@ -88,7 +94,10 @@
  * strings, take a folded-multiply hash in the manner of foldhash
  * (short_hash.h): two multiplies, keyed by two secret words drawn from the
  * map's seed. XXH3 (keyed by the seed) stays for longer keys, where its
- * cost per byte wins. A user hash replaces both.
+ * cost per byte wins. A user hash replaces both. States keep no hash: the
+ * few places that need one off the lookup paths (a resize, a removal, the
+ * value count on insert and remove, releasing a pinned key) recompute it
+ * from the key, which is stable there (st_rehash).
  *
  * A thread waiting for a key lock never holds a shard lock, and a key lock
  * holder may take any shard lock, so the two levels cannot deadlock. */

@@ -24,7 +24,7 @@
 #include "base/platform.h"
 
 /* Spins (a relaxed load and a pause each) before sleeping: about 1-4 us on
- * current x86, longer than a shard's critical section (a chain walk and a
+ * current x86, longer than a shard's critical section (a line probe and a
  * few stores) and shorter than a futex sleep and wake (~5 us). */
 #define LM_SHARD_SPINS 100
 
