@@ -96,8 +96,8 @@ static inline void tags_set(lm_line *line, uint64_t tags) {
     atomic_store_explicit(&line->tags, tags, memory_order_release);
 }
 
-/* The state of the key in the table, NULL when it has none; *line_out and
- * *slot_out say where. Shard lock held. */
+/* The state of the key in the table, NULL when it has none. Shard lock
+ * held. */
 static inline lm_state *find_slot(lockmap *map, lm_shard *sh, uint64_t h,
                                   const void *key, size_t klen) {
     lm_table *t = table_locked(sh);
