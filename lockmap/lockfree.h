@@ -26,30 +26,18 @@
  * are rare, and the locked path handles them). */
 #define LM_OPTIMISTIC_LINES 8
 
-/* Could st, named by a slot with the key's tag, be the key's? In
- * shared_values maps the key bytes are shared bytes, so a probe compares
- * them (a state being reused for another key meanwhile makes a compare
- * that callers repeat under their own checks). Other maps' key bytes may
- * be written plainly while a stale probe looks, so there the tag decides,
- * and callers check the key once the state is pinned or locked. */
-static inline bool may_be_key(lockmap *map, lm_state *st, const void *key,
-                              size_t klen) {
-    if (!map->shared_values) return true;
-    if (st_klen(st) != klen) return false;
-    /* The common 8-byte key inline; others through a call, which keeps
-     * the probe small enough to inline into every lookup. */
-    if (klen == sizeof(uint64_t)) return shared_equal(st_key(map, st), key, 8);
-    return shared_equal_call(st_key(map, st), key, klen);
-}
-
-/* The first state in the key's probe sequence that may be the key's
- * (may_be_key), found without the shard lock (it may be dead or reused:
- * callers check). NULL when there is none; *absent then says whether that
- * is certain: the probe reached a line without the overflow mark while no
- * resize happened (see table.h for why that proves the key absent). */
+/* The first state in the key's probe sequence whose slot has the key's tag,
+ * found without the shard lock. It may be another key's (the tag is 8 bits:
+ * about one lookup in a hundred meets a foreign match first), dead or
+ * reused: callers check the key once they hold or pin the state, or inside
+ * get's seqlock window, and take the locked path when it is not theirs. The
+ * probe itself reads no key bytes: in maps without shared_values a stale
+ * probe could race with a plain write of them. NULL when there is no match;
+ * *absent then says whether that is certain: the probe reached a line
+ * without the overflow mark while no resize happened (see table.h for why
+ * that proves the key absent). */
 static inline __attribute__((always_inline)) lm_state *
-find_lockfree(lockmap *map, lm_shard *sh, uint64_t h, const void *key,
-              size_t klen, bool *absent) {
+find_lockfree(lm_shard *sh, uint64_t h, bool *absent) {
     *absent = false;
     /* Acquire: a probe that starts from an even sequence sees the table the
      * last resize published (resize_end's release). */
@@ -68,7 +56,7 @@ find_lockfree(lockmap *map, lm_shard *sh, uint64_t h, const void *key,
              * seen initialised (its key, lock). */
             lm_state *st = atomic_load_explicit(&line->slot[match_slot(m)],
                                                 memory_order_acquire);
-            if (st && may_be_key(map, st, key, klen)) return st;
+            if (st) return st;
         }
         if (!(tags & LM_LINE_OVERFLOW)) {
             /* Acquire fence: if a slot we read was written by a resize,
@@ -99,7 +87,7 @@ typedef enum { TRY_HELD, TRY_ABSENT, TRY_LOCKED_PATH } lm_try;
 static inline lm_try try_held(lockmap *map, uint64_t h, const void *key,
                               size_t klen, lm_entry *e) {
     bool absent;
-    lm_state *st = find_lockfree(map, shard_of(map, h), h, key, klen, &absent);
+    lm_state *st = find_lockfree(shard_of(map, h), h, &absent);
     if (!st) return absent ? TRY_ABSENT : TRY_LOCKED_PATH;
     if (!lm_lock_try(&st->lock, &e->waiter)) return TRY_LOCKED_PATH;
     /* Acquire: pairs with the release that made the state live, so its
@@ -120,7 +108,7 @@ static inline lm_try try_held(lockmap *map, uint64_t h, const void *key,
 static inline lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
                                      const void *key, size_t klen) {
     bool absent;
-    lm_state *st = find_lockfree(map, sh, h, key, klen, &absent);
+    lm_state *st = find_lockfree(sh, h, &absent);
     if (!st) return NULL;
     uint32_t w = atomic_load_explicit(&st->word, memory_order_relaxed);
     do {
@@ -147,7 +135,7 @@ static inline lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
 static inline int get_lockfree(lockmap *map, uint64_t h, const void *key,
                                size_t klen, void *value_out) {
     bool absent;
-    lm_state *st = find_lockfree(map, shard_of(map, h), h, key, klen, &absent);
+    lm_state *st = find_lockfree(shard_of(map, h), h, &absent);
     if (!st) return absent ? 0 : -1;
     /* Acquire: pairs with writes_end's release, so the copy below sees at
      * least what the last holder left. */

@@ -104,10 +104,4 @@ static inline bool shared_equal(const unsigned char *shared, const void *mine,
     return true;
 }
 
-/* shared_equal as a call, for probes that keep their inlined code small. */
-__attribute__((noinline)) static bool
-shared_equal_call(const unsigned char *shared, const void *mine, size_t n) {
-    return shared_equal(shared, mine, n);
-}
-
 #endif

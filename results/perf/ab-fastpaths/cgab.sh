@@ -2,7 +2,7 @@
 # from the difference of a 1 s and a 0.02 s run (the prefill cancels out).
 cd /tmp/perf-ab
 for b in ${BUILDS:-before xxh3 hash}; do
-  for spec in get:100000 get:1000 entry:100000 hot:100000; do
+  for spec in ${SPECS:-get:100000 get:1000 entry:100000 hot:100000}; do
     w=${spec%%:*}; k=${spec##*:}
     for d in 0.02 1; do
       ops=$(valgrind --tool=cachegrind --cache-sim=yes --cachegrind-out-file=cg-$b-$w-$k-$d \
