@@ -132,8 +132,9 @@ static inline lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
  * the same way, so a copy that races with a write is no data race: it is
  * thrown away. Only for shared_values maps. 1 found, 0 absent, -1
  * undecided: take the lock. */
-static inline int get_lockfree(lockmap *map, uint64_t h, const void *key,
-                               size_t klen, void *value_out) {
+static inline __attribute__((always_inline)) int
+get_lockfree_sized(lockmap *map, uint64_t h, const void *key, size_t klen,
+                   void *value_out, size_t size) {
     bool absent;
     lm_state *st = find_lockfree(shard_of(map, h), h, &absent);
     if (!st) return absent ? 0 : -1;
@@ -146,7 +147,6 @@ static inline int get_lockfree(lockmap *map, uint64_t h, const void *key,
     if ((w & LM_DEAD) || !(w & LM_HAS_VALUE) || st_klen(st) != klen ||
         !shared_equal(st_key(map, st), key, klen))
         return -1;
-    size_t size = map->value_size;
     uint64_t one; /* the common 8-byte value: one load, no copy loop */
     lm_value_buf copy;
     if (size == sizeof one)
@@ -165,6 +165,23 @@ static inline int get_lockfree(lockmap *map, uint64_t h, const void *key,
     else
         memcpy(value_out, copy.bytes, size);
     return 1;
+}
+
+/* Values of any size, copied through a buffer on the stack: out of line, so
+ * that the common 8-byte case below needs no buffer (nor a stack guard). */
+static __attribute__((noinline)) int get_lockfree_any(lockmap *map, uint64_t h,
+                                                      const void *key,
+                                                      size_t klen,
+                                                      void *value_out) {
+    return get_lockfree_sized(map, h, key, klen, value_out, map->value_size);
+}
+
+static inline int get_lockfree(lockmap *map, uint64_t h, const void *key,
+                               size_t klen, void *value_out) {
+    if (map->value_size == sizeof(uint64_t))
+        return get_lockfree_sized(map, h, key, klen, value_out,
+                                  sizeof(uint64_t));
+    return get_lockfree_any(map, h, key, klen, value_out);
 }
 
 #endif

@@ -41,17 +41,15 @@ void lockmap_free(lockmap *map) {
 /* ---- locking ---------------------------------------------------------------
  */
 
-/* Lock the key: first try_held, then pin the state (lock-free if it is
- * there, else under the shard lock, creating it for PIN_CREATE; -ENOENT
- * otherwise when absent) and wait as `how` says. */
-static inline int lock_hashed(lockmap *map, uint64_t h, const void *key,
-                              size_t klen, lm_pin_mode mode, lm_wait how,
-                              const struct timespec *deadline,
-                              lockmap_entry *entry) {
-    lm_entry *e = entry_impl(entry);
-    e->st = NULL;
-    lm_try got = try_held(map, h, key, klen, e);
-    if (got == TRY_HELD) return 0;
+/* lock_hashed once try_held did not get the key: pin the state (lock-free
+ * if it is there, else under the shard lock, creating it for PIN_CREATE;
+ * -ENOENT otherwise when absent) and wait as `how` says. Out of line, so
+ * that the fast path inlines into its callers with few registers to save. */
+static __attribute__((noinline)) int lock_slow(lockmap *map, uint64_t h,
+                                               const void *key, size_t klen,
+                                               lm_pin_mode mode, lm_wait how,
+                                               const struct timespec *deadline,
+                                               lm_entry *e, lm_try got) {
     /* A key with no state has no value: only creating needs the lock. */
     if (got == TRY_ABSENT && mode == PIN_EXISTING) return -ENOENT;
     lm_shard *sh = shard_of(map, h);
@@ -61,6 +59,18 @@ static inline int lock_hashed(lockmap *map, uint64_t h, const void *key,
         if (rc) return rc;
     }
     return lock_pinned(map, sh, st, how, deadline, e, false);
+}
+
+/* Lock the key: try_held, else lock_slow. */
+static inline int lock_hashed(lockmap *map, uint64_t h, const void *key,
+                              size_t klen, lm_pin_mode mode, lm_wait how,
+                              const struct timespec *deadline,
+                              lockmap_entry *entry) {
+    lm_entry *e = entry_impl(entry);
+    e->st = NULL;
+    lm_try got = try_held(map, h, key, klen, e);
+    if (got == TRY_HELD) return 0;
+    return lock_slow(map, h, key, klen, mode, how, deadline, e, got);
 }
 
 static int lock_common(lockmap *map, const void *key, size_t klen, lm_wait how,
