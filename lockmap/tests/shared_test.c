@@ -260,7 +260,10 @@ static void test_waiting_writer_holds_off_new_readers(void **state) {
  * writer starved (each of its locks takes milliseconds at most). */
 #define LM_STARVE_LIMIT_NS 20000000000ull
 
-enum { HAMMER_READERS = 6, HAMMER_WRITES = 20 };
+/* HAMMER_LOOKS: how many times each side checks the other is out while it
+ * is in: a window wide enough that a reader and a writer let in together
+ * are seen (one look each missed it in a test run of a broken core). */
+enum { HAMMER_READERS = 6, HAMMER_WRITES = 20, HAMMER_LOOKS = 64 };
 
 typedef struct {
     lockmap *map;
@@ -291,9 +294,14 @@ static void hammer_reader(hammer_ctx *c) {
         lockmap_entry e;
         CHECK(lockmap_lock_shared(c->map, "w", 1, &e) == 0);
         atomic_fetch_add(&c->readers_in, 1);
-        CHECK(atomic_load(&c->writer_in) == 0);
         const uint64_t *v = lockmap_entry_value(&e);
         CHECK(v != NULL);
+        /* Stay a while, so that a writer let in too early is seen. */
+        uint64_t first = v ? *v : 0;
+        for (int k = 0; k < HAMMER_LOOKS; k++) {
+            CHECK(atomic_load(&c->writer_in) == 0);
+            CHECK(!v || *v == first);
+        }
         atomic_fetch_sub(&c->readers_in, 1);
         lockmap_unlock(&e);
         atomic_fetch_add(&c->reads, 1);
@@ -317,9 +325,11 @@ static void hammer_writer(hammer_ctx *c) {
         uint64_t waited = lm_test_now_ns() - t0;
         if (waited > c->most_wait_ns) c->most_wait_ns = waited;
         atomic_store(&c->writer_in, 1);
-        CHECK(atomic_load(&c->readers_in) == 0);
         uint64_t *v = lockmap_entry_or_insert(&e, NULL);
-        if (v) ++*v;
+        for (int k = 0; k < HAMMER_LOOKS; k++) {
+            CHECK(atomic_load(&c->readers_in) == 0);
+            if (v) ++*v;
+        }
         atomic_store(&c->writer_in, 0);
         lockmap_unlock(&e);
     }
@@ -350,7 +360,7 @@ static void test_writer_gets_in_among_readers(void **state) {
     assert_int_equal(atomic_load(&c.writer_done), 1);
     uint64_t v = 0;
     assert_int_equal(lockmap_get(c.map, "w", 1, &v), 1);
-    assert_int_equal(v, HAMMER_WRITES);
+    assert_int_equal(v, HAMMER_WRITES * HAMMER_LOOKS);
     assert_true(atomic_load(&c.reads) >=
                 lm_test_min_work(HAMMER_READERS, LM_TEST_MIN_ITERS));
     print_message("%s: writer's longest lock among %d readers: %.3f ms; "
