@@ -178,6 +178,11 @@ typedef struct lockmap_key {
 } lockmap_key;
 int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
                        lockmap_entry *entries);
+/* The same with every key locked shared (lockmap_lock_shared), in the same
+ * global order, so that batches, shared or not, never wait on each other in
+ * a cycle: a consistent read of several keys at once. */
+int lockmap_lock_batch_shared(lockmap *map, const lockmap_key *keys, size_t n,
+                              lockmap_entry *entries);
 void lockmap_unlock_batch(lockmap_entry *entries, size_t n);
 
 /* Iteration, shard by shard, never under a global lock. Each key with a value

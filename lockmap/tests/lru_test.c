@@ -210,7 +210,12 @@ static void test_shared_locking_promotes(void **state) {
     lockmap_unlock(&e);
     assert_int_equal(lockmap_lru_timedlock_shared(m, &c, 1, 1000000, &e), 0);
     lockmap_unlock(&e);
-    assert_pop_order(m, "abc");
+    lockmap_key ka = {&a, 1};
+    assert_int_equal(lockmap_lru_lock_batch_shared(m, &ka, 1, &e), 0);
+    lockmap_entry x;
+    assert_int_equal(lockmap_lru_trylock(m, &a, 1, &x), -EBUSY);
+    lockmap_unlock_batch(&e, 1);
+    assert_pop_order(m, "bca");
     lockmap_lru_free(m);
 }
 

@@ -581,6 +581,139 @@ static void test_shared_bad_arguments_and_scoped(void **state) {
     lockmap_free(m);
 }
 
+/* ---- shared batches --------------------------------------------------------
+ */
+
+static void test_batch_shared(void **state) {
+    (void)state;
+    lockmap *m = new_map(sizeof(uint64_t));
+    put_u64(m, "a", 1);
+    put_u64(m, "b", 2);
+    lockmap_key keys[3] = {{"b", 1}, {"c", 1}, {"a", 1}};
+    lockmap_entry e[3], x;
+    assert_int_equal(lockmap_lock_batch_shared(m, keys, 3, e), 0);
+    assert_int_equal(*(const uint64_t *)lockmap_entry_value(&e[0]), 2);
+    assert_null(lockmap_entry_value(&e[1])); /* c: absent, held */
+    assert_int_equal(*(const uint64_t *)lockmap_entry_value(&e[2]), 1);
+    uint64_t nine = 9;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(lockmap_entry_insert(&e[i], &nine, NULL), -EPERM);
+        assert_int_equal(lockmap_entry_remove(&e[i], NULL), -EPERM);
+    }
+#ifndef LM_TEST_NO_TRYLOCK
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(lockmap_trylock(m, keys[i].data, 1, &x), -EBUSY);
+#endif
+#ifndef LM_TEST_NO_SHARED_READERS
+    /* Present keys (tbb holds an absent one with its write lock). */
+    lockmap_key present[2] = {{"a", 1}, {"b", 1}};
+    lockmap_entry f[2];
+    assert_int_equal(lockmap_lock_batch_shared(m, present, 2, f), 0);
+    assert_ptr_equal(lockmap_entry_value(&f[0]), lockmap_entry_value(&e[2]));
+    lockmap_unlock_batch(f, 2);
+#endif
+    lockmap_unlock_batch(e, 3);
+    assert_int_equal(lm_test_probe(m, "a", 1, &x), 0);
+    lockmap_unlock(&x);
+    assert_int_equal(lockmap_contains(m, "c", 1), 0);
+    lockmap_key dup[2] = {{"a", 1}, {"a", 1}};
+    assert_int_equal(lockmap_lock_batch_shared(m, dup, 2, e), -EINVAL);
+    assert_int_equal(lockmap_lock_batch_shared(m, keys, 0, NULL), 0);
+    assert_int_equal(lockmap_lock_batch_shared(NULL, keys, 1, e), -EINVAL);
+    lockmap_free(m);
+}
+
+/* Transfers between accounts under exclusive batches; audits of every
+ * account under shared batches, which must always see the total. Shared and
+ * exclusive batches mix without deadlock (the watchdog would say). */
+enum { BANK_ACCOUNTS = 8, BANK_READERS = 3, BANK_WRITERS = 3 };
+#define BANK_START 1000u
+
+typedef struct {
+    lockmap *map;
+    int iters;
+    _Atomic uint64_t audits;
+} bank_ctx;
+
+typedef struct {
+    bank_ctx *c;
+    int id;
+} bank_arg;
+
+static void *bank_worker(void *arg) {
+    bank_arg *a = arg;
+    bank_ctx *c = a->c;
+    char names[BANK_ACCOUNTS];
+    lockmap_key all[BANK_ACCOUNTS];
+    for (int k = 0; k < BANK_ACCOUNTS; k++) {
+        names[k] = (char)('A' + k);
+        all[k] = (lockmap_key){&names[k], 1};
+    }
+    uint64_t rng = 0x2545f4914f6cdd1dull * (uint64_t)(a->id + 7);
+    for (int i = 0; lm_test_keep_going(i, c->iters); i++) {
+        lockmap_entry e[BANK_ACCOUNTS];
+        if (a->id < BANK_READERS) {
+            lm_test_step("lockmap_lock_batch_shared (audit)");
+            CHECK(lockmap_lock_batch_shared(c->map, all, BANK_ACCOUNTS, e) ==
+                  0);
+            uint64_t sum = 0;
+            for (int k = 0; k < BANK_ACCOUNTS; k++) {
+                const uint64_t *v = lockmap_entry_value(&e[k]);
+                CHECK(v != NULL);
+                if (v) sum += *v;
+            }
+            CHECK(sum == BANK_ACCOUNTS * BANK_START);
+            lockmap_unlock_batch(e, BANK_ACCOUNTS);
+            atomic_fetch_add(&c->audits, 1);
+        } else {
+            lm_test_step("lockmap_lock_batch (transfer)");
+            int from = (int)(test_rand(&rng) % BANK_ACCOUNTS);
+            int to = (int)((from + 1 + test_rand(&rng) % (BANK_ACCOUNTS - 1)) %
+                           BANK_ACCOUNTS);
+            lockmap_key pair[2] = {all[from], all[to]};
+            CHECK(lockmap_lock_batch(c->map, pair, 2, e) == 0);
+            uint64_t *f = lockmap_entry_value(&e[0]);
+            uint64_t *t = lockmap_entry_value(&e[1]);
+            CHECK(f && t);
+            if (f && t) {
+                uint64_t amount = test_rand(&rng) % 50;
+                if (*f >= amount) {
+                    *f -= amount;
+                    *t += amount;
+                }
+            }
+            lockmap_unlock_batch(e, 2);
+        }
+    }
+    return NULL;
+}
+
+static void test_batch_audits_see_the_total(void **state) {
+    (void)state;
+    reset_failures();
+    bank_ctx c = {.map = new_map(sizeof(uint64_t)), .iters = LM_ITERS(5000)};
+    for (char k = 'A'; k < 'A' + BANK_ACCOUNTS; k++) {
+        uint64_t v = BANK_START;
+        assert_int_equal(lockmap_insert(c.map, &k, 1, &v, NULL), 0);
+    }
+    bank_arg args[BANK_READERS + BANK_WRITERS];
+    for (int i = 0; i < BANK_READERS + BANK_WRITERS; i++)
+        args[i] = (bank_arg){&c, i};
+    LM_TEST_BEGIN();
+    run_threads(BANK_READERS + BANK_WRITERS, bank_worker, args, sizeof args[0]);
+    assert_int_equal(atomic_load(&failures), 0);
+    assert_true(atomic_load(&c.audits) >=
+                lm_test_min_work(BANK_READERS, c.iters));
+    uint64_t sum = 0;
+    for (char k = 'A'; k < 'A' + BANK_ACCOUNTS; k++) {
+        uint64_t v = 0;
+        assert_int_equal(lockmap_get(c.map, &k, 1, &v), 1);
+        sum += v;
+    }
+    assert_int_equal(sum, BANK_ACCOUNTS * BANK_START);
+    lockmap_free(c.map);
+}
+
 /* ---- the reader limit: 1023 holders of one key; more wait ---------------
  */
 
@@ -656,6 +789,8 @@ int main(void) {
         cmocka_unit_test(test_readers_see_whole_large_values),
         cmocka_unit_test(test_shared_entry_is_read_only),
         cmocka_unit_test(test_shared_bad_arguments_and_scoped),
+        cmocka_unit_test(test_batch_shared),
+        cmocka_unit_test(test_batch_audits_see_the_total),
         cmocka_unit_test(test_reader_limit),
     };
     return cmocka_run_group_tests_name(lockmap_variant(), tests, NULL, NULL);
