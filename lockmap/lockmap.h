@@ -1,15 +1,16 @@
-/* lockmap: a concurrent hash map with per-key exclusive locking.
+/* lockmap: a concurrent hash map with per-key locking.
  *
  * A thread can lock one key, present or absent, and read or change that key's
  * value while it holds the lock; threads working on other keys never wait for
- * it. Keys are byte strings copied into the map; values are fixed-size blobs of
- * `value_size` bytes stored inline next to the key.
+ * it. Many threads may hold a key shared at once, to read its value in place
+ * (lockmap_lock_shared). Keys are byte strings copied into the map; values are
+ * fixed-size blobs of `value_size` bytes stored inline next to the key.
  *
  * Errors are negative errno values. Nothing here aborts or prints on bad input.
  * Locks are NOT re-entrant: locking a key the calling thread already holds
- * (directly, or through get/insert/remove/lock_batch on the same key)
- * deadlocks. A thread that exits or is cancelled while holding an entry leaves
- * that key locked for good. */
+ * (directly, shared or not, or through get/insert/remove/lock_batch on the
+ * same key) deadlocks. A thread that exits or is cancelled while holding an
+ * entry leaves that key locked for good. */
 #ifndef LOCKMAP_LOCKMAP_H
 #define LOCKMAP_LOCKMAP_H
 
@@ -72,7 +73,8 @@ int lockmap_remove(lockmap *map, const void *key, size_t klen, void *old_out);
 /* Removes every key, waiting for held ones; returns how many were removed. */
 size_t lockmap_clear(lockmap *map);
 
-/* Entries: an exclusive lock on one key, present or absent.
+/* Entries: an exclusive lock on one key, present or absent (or a shared
+ * one, lockmap_lock_shared below).
  *
  * The caller provides the storage (on its stack, typically), so taking a lock
  * allocates nothing unless the key has no state in the map yet. An entry must
@@ -89,7 +91,8 @@ typedef struct lockmap_entry {
 /* 0, -ENOMEM, -EINVAL. On error the entry holds nothing. */
 int lockmap_lock(lockmap *map, const void *key, size_t klen,
                  lockmap_entry *entry);
-/* 0, or -EBUSY when another thread holds the key's lock at that moment.
+/* 0, or -EBUSY when another thread holds the key's lock at that moment, or
+ * any thread holds the key shared (lockmap_lock_shared).
  * That need not be an entry: the map's own operations hold key locks for an
  * instant, so -EBUSY may come while no thread holds the key through this
  * API: a get, insert or remove of the key (which take its lock briefly), a
@@ -99,7 +102,8 @@ int lockmap_lock(lockmap *map, const void *key, size_t klen,
  * lockmap_lock / lockmap_timedlock, when "free" must mean free. */
 int lockmap_trylock(lockmap *map, const void *key, size_t klen,
                     lockmap_entry *entry);
-/* 0, or -ETIMEDOUT after timeout_ns nanoseconds (relative to the call). */
+/* 0, or -ETIMEDOUT after timeout_ns nanoseconds (relative to the call),
+ * shared holders that do not leave in time included. */
 int lockmap_timedlock(lockmap *map, const void *key, size_t klen,
                       uint64_t timeout_ns, lockmap_entry *entry);
 /* Releases the key. A no-op on an entry that holds nothing (NULL included). */
@@ -113,7 +117,8 @@ const void *lockmap_entry_key(const lockmap_entry *entry, size_t *klen);
  * map takes back when the key is released, so that lock-free readers never
  * see a half-written value. Likewise for _or_insert and _or_insert_with, and
  * for the value passed to for_each/retain callbacks (taken back when the
- * callback returns). */
+ * callback returns). A shared entry's value is the map's own bytes, which
+ * must only be read (every shared holder of the key sees the same ones). */
 void *lockmap_entry_value(lockmap_entry *entry);
 /* 1 replaced (old value copied to old_out, or dropped), 0 was vacant,
  * -EINVAL when the entry holds nothing. */
@@ -133,6 +138,37 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
                                    int (*init)(void *value, void *ctx),
                                    void *ctx);
 
+/* Shared (read) lock on one key: many threads may hold a key shared at once;
+ * an exclusive holder (lockmap_lock & co) excludes all shared holders and
+ * vice versa. 0 on success; -EINVAL bad args; -ENOMEM. The entry then gives
+ * the key's value for reading: lockmap_entry_value(e) is the value (NULL if
+ * the key has none) and must only be read; it stays put until
+ * lockmap_unlock(e), which releases a shared entry too (so LOCKMAP_SCOPED
+ * works with it). Through a shared entry lockmap_entry_insert and
+ * lockmap_entry_remove return -EPERM and change nothing, and
+ * lockmap_entry_or_insert(_with) return NULL with errno EPERM.
+ *
+ * No writer starvation: once an exclusive locker waits for a key's shared
+ * holders to leave, new shared lockers of that key wait behind it. So, as
+ * for exclusive locks, a thread must not lock a key it holds shared (again
+ * shared, or exclusive: there is no upgrade); either may deadlock. An
+ * absent key is created for the hold as for lockmap_lock. Exclusive locks
+ * (lockmap_trylock and the map's own one-shot operations on the key: get
+ * when it cannot read without the lock, insert, remove, walks) wait for, or
+ * with trylock fail on, shared holders. At most 1023 threads hold one key
+ * shared at once; more wait for one to leave. */
+int lockmap_lock_shared(lockmap *map, const void *key, size_t klen,
+                        lockmap_entry *e);
+/* -EBUSY while an exclusive holder has the key (or waits for its shared
+ * holders); as for lockmap_trylock, also while the map or another shared
+ * locker holds the key's lock for an instant (a shared locker holds it while
+ * it joins the readers). */
+int lockmap_trylock_shared(lockmap *map, const void *key, size_t klen,
+                           lockmap_entry *e);
+/* -ETIMEDOUT after timeout_ns nanoseconds (relative to the call). */
+int lockmap_timedlock_shared(lockmap *map, const void *key, size_t klen,
+                             uint64_t timeout_ns, lockmap_entry *e);
+
 /* Deadlock-free multi-key locking. All keys are locked in one global order
  * (by hash, then length, then bytes), whatever their order in `keys`, so two
  * batches can never wait on each other in a cycle. entries[i] belongs to
@@ -144,6 +180,11 @@ typedef struct lockmap_key {
 } lockmap_key;
 int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
                        lockmap_entry *entries);
+/* The same with every key locked shared (lockmap_lock_shared), in the same
+ * global order, so that batches, shared or not, never wait on each other in
+ * a cycle: a consistent read of several keys at once. */
+int lockmap_lock_batch_shared(lockmap *map, const lockmap_key *keys, size_t n,
+                              lockmap_entry *entries);
 void lockmap_unlock_batch(lockmap_entry *entries, size_t n);
 
 /* Iteration, shard by shard, never under a global lock. Each key with a value

@@ -99,6 +99,12 @@
  * value count on insert and remove, releasing a pinned key) recompute it
  * from the key, which is stable there (st_rehash).
  *
+ * Shared holders (lockmap/readers.h, shared.h) hold no key lock: they count
+ * themselves in the state word while they read the value in place, and every
+ * path that takes a key lock to write (lock_pinned, try_held, walk_visit)
+ * first waits, holding it, for that count to drain. A reader counts as a
+ * reference: a state with readers is never buried, evicted or popped.
+ *
  * A thread waiting for a key lock never holds a shard lock, and a key lock
  * holder may take any shard lock, so the two levels cannot deadlock. */
 #ifndef LOCKMAP_MAP_H
@@ -206,6 +212,7 @@ typedef struct lm_entry {
     bool pinned;  /* holds a reference; else the value keeps st alive */
     bool lru;     /* taken from an LRU map: entry.c takes its paths */
     bool copied;  /* the holder was handed `copy` (shared_values maps) */
+    bool shared;  /* a shared hold: the key lock is not held (shared.h) */
     lm_waiter_t waiter;
     /* shared_values maps: the value as the holder sees it once it asked for
      * a pointer (lockmap_entry_value and the like), written back to the
