@@ -188,4 +188,25 @@ LMBENCH_FAULT=verify "$LMBENCH" --variant="${VARIANTS[0]}" --map=lru \
     --duration=0.1 --warmup=0 --format=csv >"$TMP/pc.csv" || fail "plain cache run"
 [ "$("$CSV_QUERY" "$TMP/pc.csv" map capacity evictions verify)" = "$(printf 'plain\t0\t\tok')" ] ||
     fail "plain cache row: $("$CSV_QUERY" "$TMP/pc.csv" map capacity evictions verify)"
+# --value-size: the maps hold 256-byte values whose every word the writers
+# write; each workload verifies and its row says the size (floor keeps its
+# 8-byte values). A value half-written after the run (LMBENCH_FAULT=torn:
+# its last word only, which leaves the sum of first words right) fails.
+"$LMBENCH" --variant=futex,tbb --workload=entry,get,mixed,batch,cache,memory,floor \
+    --threads=2 --duration=0.1 --warmup=0 --keys=500 --value-size=256 \
+    --format=csv >"$TMP/vs.csv" || fail "--value-size=256 runs failed"
+"$CSV_QUERY" "$TMP/vs.csv" variant workload value_size verify ops bytes_per_key \
+    >"$TMP/vsq" || fail "--value-size CSV"
+[ "$(wc -l <"$TMP/vsq")" -eq 14 ] || fail "--value-size rows: $(wc -l <"$TMP/vsq")"
+awk -F'\t' '$4 != "ok" { print "FAIL: value-size row: " $0; bad = 1 }
+    $2 != "floor" && $3 != 256 { print "FAIL: value_size column: " $0; bad = 1 }
+    $2 == "floor" && $3 != 8 { print "FAIL: floor value_size: " $0; bad = 1 }
+    $2 != "memory" && !($5 > 0) { print "FAIL: no ops: " $0; bad = 1 }
+    END { exit bad }' "$TMP/vsq" >&2 || FAILED=1
+LMBENCH_FAULT=torn "$LMBENCH" --variant=futex --workload=entry --threads=2 \
+    --duration=0.1 --warmup=0 --keys=500 --value-size=64 --format=csv \
+    >"$TMP/torn.csv" 2>/dev/null
+[ $? -eq 1 ] || fail "half-written run did not exit 1"
+"$CSV_QUERY" "$TMP/torn.csv" verify verify_detail | grep -q "^FAIL	.*half-written" ||
+    fail "half-written row: $("$CSV_QUERY" "$TMP/torn.csv" verify verify_detail)"
 finish
