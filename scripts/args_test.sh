@@ -41,7 +41,8 @@ PROGRAMS=(
     "scripts/stress rounds:count help:flag"
     "scripts/modelcheck help:flag"
     "scripts/sweep out:outfile lmbench:infile dry-run:flag help:flag"
-    "scripts/compare baseline:name format:word wide:flag workload:list
+    "scripts/compare baseline:name baseline-workload:name format:word wide:flag
+        workload:list
         dist:list threads:counts help:flag"
     "scripts/plot out:outdir format:word help:flag"
     "scripts/targets format:word help:flag"

@@ -55,6 +55,23 @@ check "dry run prints 16 commands" [ "$(grep -c '^REP=' "$TMP/dry")" -eq 16 ]
 check "dry run writes no CSV" [ ! -e "$TMP/dry.csv" ]
 check "dry run writes no commands file" [ ! -e "$TMP/dry.commands" ]
 
+# value_sizes (smoke-values.conf): get at 8 and 64 bytes, floor (no map
+# values) once; the rows say the size, and a rerun finds them all done.
+VOUT="$TMP/res/values.csv"
+"$S" smoke-values --lmbench="$LMB" --out="$VOUT" >/dev/null 2>"$TMP/verr"
+check "value sizes: exit 0 ($(tail -n 3 "$TMP/verr"))" [ $? -eq 0 ]
+python3 - "$VOUT" >"$TMP/vkeys" <<'PY'
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    print(",".join(r[c] for c in ("workload", "value_size", "verify")))
+PY
+check "value sizes: get at 8 and 64, floor once" \
+    [ "$(sort "$TMP/vkeys" | tr '\n' ' ')" = "floor,8,ok get,64,ok get,8,ok " ]
+check "value sizes: --value-size on the command lines" \
+    [ "$(grep -c -- '--value-size=' "$TMP/res/values.commands")" -eq 3 ]
+"$S" smoke-values --lmbench="$LMB" --out="$VOUT" --dry-run >"$TMP/vdry" 2>/dev/null
+check "value sizes: rerun has nothing to do" [ ! -s "$TMP/vdry" ]
+
 expect_bad "unknown sweep" "no sweep named 'nope'" "$S" nope --lmbench="$LMB"
 expect_bad "no name" "no sweep name" "$S" --lmbench="$LMB"
 expect_bad "bad --out" "--out=/proc/x.csv" "$S" smoke --out=/proc/x.csv
