@@ -10,6 +10,7 @@
 #include "lockmap/lru_list.h"
 #include "lockmap/map.h"
 #include "lockmap/pin.h"
+#include "lockmap/shared.h"
 #include "lockmap/state.h"
 #include "lockmap/value.h"
 
@@ -17,6 +18,10 @@ void lockmap_unlock(lockmap_entry *entry) {
     if (!entry) return;
     lm_entry *e = entry_impl(entry);
     if (!e->st) return;
+    if (e->shared) {
+        unlock_shared(e);
+        return;
+    }
     if (!e->lru) {
         release_entry(e, false);
         return;
@@ -46,13 +51,15 @@ const void *lockmap_entry_key(const lockmap_entry *entry, size_t *klen) {
 void *lockmap_entry_value(lockmap_entry *entry) {
     if (!entry) return NULL;
     lm_entry *e = entry_impl(entry);
-    return e->st ? entry_value_ptr(e) : NULL;
+    if (!e->st) return NULL;
+    return e->shared ? shared_value(e) : entry_value_ptr(e);
 }
 
 int lockmap_entry_insert(lockmap_entry *entry, const void *value,
                          void *old_out) {
     if (!entry || !value || !entry_impl(entry)->st) return -EINVAL;
     lm_entry *e = entry_impl(entry);
+    if (e->shared) return -EPERM;
     if (e->lru) return entry_set(e, value, old_out, true);
     entry_write_back(e);
     int rc = entry_set(e, value, old_out, false);
@@ -63,6 +70,7 @@ int lockmap_entry_insert(lockmap_entry *entry, const void *value,
 int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
     if (!entry || !entry_impl(entry)->st) return -EINVAL;
     lm_entry *e = entry_impl(entry);
+    if (e->shared) return -EPERM;
     if (e->lru) return entry_take(e, old_out, true);
     entry_write_back(e);
     int rc = entry_take(e, old_out, false);
@@ -73,6 +81,10 @@ int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
 void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt) {
     if (!entry || !entry_impl(entry)->st) return NULL;
     lm_entry *e = entry_impl(entry);
+    if (e->shared) {
+        errno = EPERM;
+        return NULL;
+    }
     if (!has_value(e->st)) {
         if (e->lru)
             entry_set(e, dflt, NULL, true);
@@ -90,6 +102,10 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
         return NULL;
     }
     lm_entry *e = entry_impl(entry);
+    if (e->shared) {
+        errno = EPERM;
+        return NULL;
+    }
     if (has_value(e->st)) return entry_value_ptr(e);
     /* init writes straight into the vacant slot: we hold the key, and the
      * slot only counts as a value once marked present. In shared_values

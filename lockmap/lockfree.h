@@ -16,6 +16,7 @@
 
 #include "lockmap/map.h"
 #include "lockmap/pin.h"
+#include "lockmap/readers.h"
 #include "lockmap/shared_bytes.h"
 #include "lockmap/state.h"
 #include "lockmap/test_hooks.h"
@@ -75,9 +76,11 @@ static inline lm_try try_held(lockmap *map, uint64_t h, const void *key,
     if (!st) return absent ? TRY_ABSENT : TRY_LOCKED_PATH;
     if (!lm_lock_try(&st->lock, &e->waiter)) return TRY_LOCKED_PATH;
     /* Acquire: pairs with the release that made the state live, so its
-     * key is visible; HAS_VALUE is ordered by the key lock itself. */
+     * key is visible; HAS_VALUE is ordered by the key lock itself; and with
+     * the release of the last shared holder's leaving (readers.h). */
     uint32_t w = atomic_load_explicit(&st->word, memory_order_acquire);
-    if (!(w & LM_DEAD) && (w & LM_HAS_VALUE) &&
+    /* Shared holders inside (readers.h): wait for them on the locked path. */
+    if (!(w & LM_DEAD) && (w & LM_HAS_VALUE) && readers_of(w) == 0 &&
         st_matches(map, st, h, key, klen)) {
         writes_begin(st);
         entry_hold(e, map, st, false, false);

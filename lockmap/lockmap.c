@@ -13,6 +13,8 @@
 #include "lockmap/lockfree.h"
 #include "lockmap/map.h"
 #include "lockmap/pin.h"
+#include "lockmap/shared.h"
+#include "lockmap/shared_lockfree.h"
 #include "lockmap/value.h"
 #include "lockmap/walk.h"
 
@@ -87,6 +89,45 @@ int lockmap_timedlock(lockmap *map, const void *key, size_t klen,
                       uint64_t timeout_ns, lockmap_entry *entry) {
     struct timespec deadline = lm_deadline_after(timeout_ns);
     return lock_common(map, key, klen, WAIT_UNTIL, &deadline, entry);
+}
+
+/* Shared locks (shared.h): lock-free first, as lock_hashed; a missing state
+ * is created, so that the hold excludes writers of an absent key too. */
+static int lock_shared_common(lockmap *map, const void *key, size_t klen,
+                              lm_wait how, const struct timespec *deadline,
+                              lockmap_entry *entry) {
+    if (!map || !entry || bad_key(key, klen)) {
+        if (entry) entry_impl(entry)->st = NULL;
+        return -EINVAL;
+    }
+    lm_entry *e = entry_impl(entry);
+    e->st = NULL;
+    uint64_t h = key_hash(map, key, klen);
+    if (try_held_shared(map, h, key, klen, e) == TRY_HELD) return 0;
+    lm_shard *sh = shard_of(map, h);
+    lm_state *st = pin_lockfree(map, sh, h, key, klen);
+    if (!st) {
+        int rc =
+            pin_locked(map, sh, h, key, klen, PIN_CREATE, false, false, &st);
+        if (rc) return rc;
+    }
+    return lock_pinned_shared(map, sh, st, how, deadline, e, false);
+}
+
+int lockmap_lock_shared(lockmap *map, const void *key, size_t klen,
+                        lockmap_entry *entry) {
+    return lock_shared_common(map, key, klen, WAIT_FOREVER, NULL, entry);
+}
+
+int lockmap_trylock_shared(lockmap *map, const void *key, size_t klen,
+                           lockmap_entry *entry) {
+    return lock_shared_common(map, key, klen, WAIT_NEVER, NULL, entry);
+}
+
+int lockmap_timedlock_shared(lockmap *map, const void *key, size_t klen,
+                             uint64_t timeout_ns, lockmap_entry *entry) {
+    struct timespec deadline = lm_deadline_after(timeout_ns);
+    return lock_shared_common(map, key, klen, WAIT_UNTIL, &deadline, entry);
 }
 
 static int lock_batch_key(lockmap *map, uint64_t h, const void *key,

@@ -1,9 +1,10 @@
-/* lockmap: a concurrent hash map with per-key exclusive locking.
+/* lockmap: a concurrent hash map with per-key locking.
  *
  * A thread can lock one key, present or absent, and read or change that key's
  * value while it holds the lock; threads working on other keys never wait for
- * it. Keys are byte strings copied into the map; values are fixed-size blobs of
- * `value_size` bytes stored inline next to the key.
+ * it. Many threads may hold a key shared at once, to read its value in place
+ * (lockmap_lock_shared). Keys are byte strings copied into the map; values are
+ * fixed-size blobs of `value_size` bytes stored inline next to the key.
  *
  * Errors are negative errno values. Nothing here aborts or prints on bad input.
  * Locks are NOT re-entrant: locking a key the calling thread already holds
@@ -89,7 +90,8 @@ typedef struct lockmap_entry {
 /* 0, -ENOMEM, -EINVAL. On error the entry holds nothing. */
 int lockmap_lock(lockmap *map, const void *key, size_t klen,
                  lockmap_entry *entry);
-/* 0, or -EBUSY when another thread holds the key's lock at that moment.
+/* 0, or -EBUSY when another thread holds the key's lock at that moment, or
+ * any thread holds the key shared (lockmap_lock_shared).
  * That need not be an entry: the map's own operations hold key locks for an
  * instant, so -EBUSY may come while no thread holds the key through this
  * API: a get, insert or remove of the key (which take its lock briefly), a
@@ -99,7 +101,8 @@ int lockmap_lock(lockmap *map, const void *key, size_t klen,
  * lockmap_lock / lockmap_timedlock, when "free" must mean free. */
 int lockmap_trylock(lockmap *map, const void *key, size_t klen,
                     lockmap_entry *entry);
-/* 0, or -ETIMEDOUT after timeout_ns nanoseconds (relative to the call). */
+/* 0, or -ETIMEDOUT after timeout_ns nanoseconds (relative to the call),
+ * shared holders that do not leave in time included. */
 int lockmap_timedlock(lockmap *map, const void *key, size_t klen,
                       uint64_t timeout_ns, lockmap_entry *entry);
 /* Releases the key. A no-op on an entry that holds nothing (NULL included). */
@@ -132,6 +135,37 @@ void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt);
 void *lockmap_entry_or_insert_with(lockmap_entry *entry,
                                    int (*init)(void *value, void *ctx),
                                    void *ctx);
+
+/* Shared (read) lock on one key: many threads may hold a key shared at once;
+ * an exclusive holder (lockmap_lock & co) excludes all shared holders and
+ * vice versa. 0 on success; -EINVAL bad args; -ENOMEM. The entry then gives
+ * the key's value for reading: lockmap_entry_value(e) is the value (NULL if
+ * the key has none) and must only be read; it stays put until
+ * lockmap_unlock(e), which releases a shared entry too (so LOCKMAP_SCOPED
+ * works with it). Through a shared entry lockmap_entry_insert and
+ * lockmap_entry_remove return -EPERM and change nothing, and
+ * lockmap_entry_or_insert(_with) return NULL with errno EPERM.
+ *
+ * No writer starvation: once an exclusive locker waits for a key's shared
+ * holders to leave, new shared lockers of that key wait behind it. So, as
+ * for exclusive locks, a thread must not lock a key it holds shared (again
+ * shared, or exclusive: there is no upgrade); either may deadlock. An
+ * absent key is created for the hold as for lockmap_lock. Exclusive locks
+ * (lockmap_trylock and the map's own one-shot operations on the key: get
+ * when it cannot read without the lock, insert, remove, walks) wait for, or
+ * with trylock fail on, shared holders. At most 1023 threads hold one key
+ * shared at once; more wait for one to leave. */
+int lockmap_lock_shared(lockmap *map, const void *key, size_t klen,
+                        lockmap_entry *e);
+/* -EBUSY while an exclusive holder has the key (or waits for its shared
+ * holders); as for lockmap_trylock, also while the map or another shared
+ * locker holds the key's lock for an instant (a shared locker holds it while
+ * it joins the readers). */
+int lockmap_trylock_shared(lockmap *map, const void *key, size_t klen,
+                           lockmap_entry *e);
+/* -ETIMEDOUT after timeout_ns nanoseconds (relative to the call). */
+int lockmap_timedlock_shared(lockmap *map, const void *key, size_t klen,
+                             uint64_t timeout_ns, lockmap_entry *e);
 
 /* Deadlock-free multi-key locking. All keys are locked in one global order
  * (by hash, then length, then bytes), whatever their order in `keys`, so two

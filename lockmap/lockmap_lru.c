@@ -19,6 +19,7 @@
 #include "lockmap/lru_list.h"
 #include "lockmap/map.h"
 #include "lockmap/pin.h"
+#include "lockmap/shared.h"
 #include "lockmap/state.h"
 #include "lockmap/value.h"
 #include "lockmap/walk.h"
@@ -171,6 +172,42 @@ int lockmap_lru_timedlock(lockmap_lru *m, const void *key, size_t klen,
                           uint64_t timeout_ns, lockmap_entry *entry) {
     struct timespec deadline = lm_deadline_after(timeout_ns);
     return lock_common(m, key, klen, WAIT_UNTIL, &deadline, entry);
+}
+
+/* Shared locks (shared.h): pinned and promoted under the shard lock, as
+ * every LRU lock: a shared access is a use. */
+static int lock_shared_common(lockmap_lru *m, const void *key, size_t klen,
+                              lm_wait how, const struct timespec *deadline,
+                              lockmap_entry *entry) {
+    if (!m || !entry || bad_key(key, klen)) {
+        if (entry) entry_impl(entry)->st = NULL;
+        return -EINVAL;
+    }
+    lm_entry *e = entry_impl(entry);
+    e->st = NULL;
+    lockmap *map = &m->core;
+    uint64_t h = key_hash(map, key, klen);
+    lm_shard *sh = shard_of(map, h);
+    lm_state *st;
+    int rc = pin_locked(map, sh, h, key, klen, PIN_CREATE, true, true, &st);
+    if (rc) return rc;
+    return lock_pinned_shared(map, sh, st, how, deadline, e, true);
+}
+
+int lockmap_lru_lock_shared(lockmap_lru *m, const void *key, size_t klen,
+                            lockmap_entry *entry) {
+    return lock_shared_common(m, key, klen, WAIT_FOREVER, NULL, entry);
+}
+
+int lockmap_lru_trylock_shared(lockmap_lru *m, const void *key, size_t klen,
+                               lockmap_entry *entry) {
+    return lock_shared_common(m, key, klen, WAIT_NEVER, NULL, entry);
+}
+
+int lockmap_lru_timedlock_shared(lockmap_lru *m, const void *key, size_t klen,
+                                 uint64_t timeout_ns, lockmap_entry *entry) {
+    struct timespec deadline = lm_deadline_after(timeout_ns);
+    return lock_shared_common(m, key, klen, WAIT_UNTIL, &deadline, entry);
 }
 
 static int lock_batch_key(lockmap *map, uint64_t h, const void *key,

@@ -7,8 +7,9 @@
  * lockmap_unlock, lockmap_entry_value, lockmap_entry_insert, ... on them.
  *
  * Order: each shard keeps its values in most-recently-used order. get, insert
- * and locking a key (lock, trylock, timedlock, lock_batch; successful or not)
- * promote it; peek, contains, for_each and retain do not.
+ * and locking a key (lock, trylock, timedlock, their shared forms,
+ * lock_batch; successful or not) promote it; peek, contains, for_each and
+ * retain do not.
  *
  * Capacity: each shard keeps at most its share of `capacity` (split evenly;
  * the number of shards is lowered, if need be, so that every share is at least
@@ -77,12 +78,21 @@ int lockmap_lru_lock(lockmap_lru *map, const void *key, size_t klen,
 /* 0, or -EBUSY when another thread holds the key's lock at that moment,
  * which, as for lockmap_trylock, may be the map's own brief hold (a get,
  * peek, insert or remove of the key, or a for_each/retain/clear visiting
- * it) while no thread holds the key through this API. A failed trylock still promotes the
- * key. */
+ * it) while no thread holds the key through this API. A failed trylock still
+ * promotes the key. */
 int lockmap_lru_trylock(lockmap_lru *map, const void *key, size_t klen,
                         lockmap_entry *entry);
 int lockmap_lru_timedlock(lockmap_lru *map, const void *key, size_t klen,
                           uint64_t timeout_ns, lockmap_entry *entry);
+/* Shared locks, as lockmap_lock_shared and friends (lockmap.h); taking one,
+ * successful or not, promotes the key, as any lock: a shared access is a
+ * use. The shared holders' references keep the value from being evicted. */
+int lockmap_lru_lock_shared(lockmap_lru *map, const void *key, size_t klen,
+                            lockmap_entry *entry);
+int lockmap_lru_trylock_shared(lockmap_lru *map, const void *key, size_t klen,
+                               lockmap_entry *entry);
+int lockmap_lru_timedlock_shared(lockmap_lru *map, const void *key, size_t klen,
+                                 uint64_t timeout_ns, lockmap_entry *entry);
 int lockmap_lru_lock_batch(lockmap_lru *map, const lockmap_key *keys, size_t n,
                            lockmap_entry *entries);
 

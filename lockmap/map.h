@@ -178,6 +178,7 @@ typedef struct lm_entry {
     bool pinned;  /* holds a reference; else the value keeps st alive */
     bool lru;     /* taken from an LRU map: entry.c takes its paths */
     bool copied;  /* the holder was handed `copy` (shared_values maps) */
+    bool shared;  /* a shared hold: the key lock is not held (shared.h) */
     lm_waiter_t waiter;
     /* shared_values maps: the value as the holder sees it once it asked for
      * a pointer (lockmap_entry_value and the like), written back to the

@@ -14,6 +14,7 @@
 
 #include "lockmap/lru_list.h"
 #include "lockmap/map.h"
+#include "lockmap/readers.h"
 #include "lockmap/shared_bytes.h"
 #include "lockmap/state.h"
 #include "lockmap/table.h"
@@ -157,6 +158,7 @@ LM_BY_KIND void entry_hold(lm_entry *e, lockmap *map, lm_state *st, bool pinned,
     e->pinned = pinned;
     e->lru = lru;
     e->copied = false;
+    e->shared = false;
 }
 
 /* shared_values maps: the holder's private copy of the value goes back into
@@ -171,8 +173,9 @@ static inline void entry_write_back(lm_entry *e) {
     shared_store(st_value(e->st), e->copy, size);
 }
 
-/* Wait for the key lock of a pinned state as `how` says. 0 held; -EBUSY or
- * -ETIMEDOUT, the reference dropped again. */
+/* Wait for the key lock of a pinned state, and then for its shared holders
+ * to leave (readers.h), as `how` says. 0 held; -EBUSY or -ETIMEDOUT, the
+ * reference dropped again. */
 LM_BY_KIND int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
                            lm_wait how, const struct timespec *deadline,
                            lm_entry *e, bool lru) {
@@ -183,6 +186,10 @@ LM_BY_KIND int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
         got = lm_lock_try(&st->lock, &e->waiter);
     else
         got = lm_lock_timed(&st->lock, &e->waiter, deadline);
+    if (got && !readers_below(st, 1, how != WAIT_NEVER, deadline)) {
+        lm_lock_release(&st->lock, &e->waiter);
+        got = false;
+    }
     if (!got) {
         unpin(map, sh, st, lru);
         return how == WAIT_NEVER ? -EBUSY : -ETIMEDOUT;

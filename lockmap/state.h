@@ -11,15 +11,22 @@
 
 #include "lockmap/map.h"
 
-/* State word. */
+/* State word: HAS_VALUE, DEAD, WAITS (the key lock's holder waits for
+ * shared holders to leave), the shared holders (10 bits, in units of
+ * LM_READER) and the references (19 bits, in units of LM_REF). The shared
+ * lock protocol and why its count lives here: lockmap/readers.h. */
 #define LM_HAS_VALUE 1u
 #define LM_DEAD 2u
-#define LM_REF 4u
+#define LM_WAITS 4u
+#define LM_READER 8u
+#define LM_READERS_MAX 1023u
+#define LM_READERS_MASK (LM_READERS_MAX * LM_READER)
+#define LM_REF (LM_READER * (LM_READERS_MAX + 1))
 
 struct lm_state {
     _Atomic(lm_state *) next; /* chain (or pool); written under shard lock */
     _Atomic uint64_t hash;    /* set before the state is published */
-    _Atomic uint32_t word;    /* refs * LM_REF | LM_DEAD | LM_HAS_VALUE */
+    _Atomic uint32_t word;    /* refs, readers, WAITS, DEAD, HAS_VALUE */
     _Atomic uint32_t klen;    /* set before the state is published */
     _Atomic uint32_t writes;  /* odd while a key lock holder may write */
     lm_lock_t lock;

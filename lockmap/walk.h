@@ -9,6 +9,7 @@
 #include "lockmap/lru_list.h"
 #include "lockmap/map.h"
 #include "lockmap/pin.h"
+#include "lockmap/readers.h"
 #include "lockmap/state.h"
 #include "lockmap/table.h"
 #include "lockmap/value.h"
@@ -22,6 +23,7 @@ LM_BY_KIND int walk_visit(lockmap *map, lm_state *st, lm_walk_fn fn, void *arg,
                           size_t *removed, bool lru) {
     lm_waiter_t w;
     lm_lock_acquire(&st->lock, &w);
+    readers_below(st, 1, true, NULL); /* shared holders leave (readers.h) */
     writes_begin(st);
     bool remove = false;
     int stop = fn(map, st, arg, &remove);

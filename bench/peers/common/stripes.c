@@ -96,6 +96,7 @@ typedef struct peer_entry {
     lockmap *map;
     stripe *s; /* NULL: holds nothing */
     node *n;
+    bool shared; /* taken by a _shared lock: read only (the stripe is held) */
 } peer_entry;
 
 _Static_assert(sizeof(peer_entry) <= sizeof(lockmap_entry),
@@ -374,7 +375,7 @@ static int hold_key(lockmap *m, stripe *s, uint64_t h, const void *key,
     node *n = *link ? *link : new_node(m, s, link, h, key, klen);
     if (!n) return -ENOMEM;
     s->holds++;
-    *pe(entry) = (peer_entry){m, s, n};
+    *pe(entry) = (peer_entry){.map = m, .s = s, .n = n};
     return 0;
 }
 
@@ -419,6 +420,30 @@ int lockmap_timedlock(lockmap *m, const void *key, size_t klen,
     return lock_common(m, key, klen, WAIT_UNTIL, timeout_ns, entry);
 }
 
+/* Shared locks: the stripe's mutex, held as for lockmap_lock (no reader
+ * sharing here), with the entry marked read only as lockmap.h asks. */
+static int lock_shared(int rc, lockmap_entry *entry) {
+    if (rc == 0) pe(entry)->shared = true;
+    return rc;
+}
+
+int lockmap_lock_shared(lockmap *m, const void *key, size_t klen,
+                        lockmap_entry *entry) {
+    return lock_shared(lock_common(m, key, klen, WAIT_FOREVER, 0, entry),
+                       entry);
+}
+
+int lockmap_trylock_shared(lockmap *m, const void *key, size_t klen,
+                           lockmap_entry *entry) {
+    return lock_shared(lock_common(m, key, klen, WAIT_NEVER, 0, entry), entry);
+}
+
+int lockmap_timedlock_shared(lockmap *m, const void *key, size_t klen,
+                             uint64_t timeout_ns, lockmap_entry *entry) {
+    return lock_shared(lock_common(m, key, klen, WAIT_UNTIL, timeout_ns, entry),
+                       entry);
+}
+
 void lockmap_unlock(lockmap_entry *entry) {
     if (!entry) return;
     peer_entry *e = pe(entry);
@@ -449,18 +474,24 @@ int lockmap_entry_insert(lockmap_entry *entry, const void *value,
                          void *old_out) {
     if (!entry || !value || !pe(entry)->s) return -EINVAL;
     peer_entry *e = pe(entry);
+    if (e->shared) return -EPERM;
     return set_value(e->map, e->s, e->n, value, old_out);
 }
 
 int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
     if (!entry || !pe(entry)->s) return -EINVAL;
     peer_entry *e = pe(entry);
+    if (e->shared) return -EPERM;
     return take_value(e->map, e->s, e->n, old_out);
 }
 
 void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt) {
     if (!entry || !pe(entry)->s) return NULL;
     peer_entry *e = pe(entry);
+    if (e->shared) {
+        errno = EPERM;
+        return NULL;
+    }
     if (!e->n->has_value) set_value(e->map, e->s, e->n, dflt, NULL);
     return node_value(e->n);
 }
@@ -473,6 +504,10 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
         return NULL;
     }
     peer_entry *e = pe(entry);
+    if (e->shared) {
+        errno = EPERM;
+        return NULL;
+    }
     if (e->n->has_value) return node_value(e->n);
     int rc = init(node_value(e->n), ctx);
     if (rc != 0) {

@@ -70,6 +70,7 @@
 typedef struct rs_entry {
     lockmap *map;
     rs_state *st; /* NULL: holds nothing */
+    bool shared;  /* taken by a _shared lock: read only (the mutex is held) */
 } rs_entry;
 
 _Static_assert(sizeof(rs_entry) <= sizeof(lockmap_entry),
@@ -511,7 +512,7 @@ static int lock_common(lockmap *m, const void *key, size_t klen, wait_mode how,
         rs_unpin(m, st);
         return how == WAIT_NEVER ? -EBUSY : -ETIMEDOUT;
     }
-    *entry_of(entry) = (rs_entry){m, st};
+    *entry_of(entry) = (rs_entry){.map = m, .st = st};
     return 0;
 }
 
@@ -528,6 +529,31 @@ int lockmap_trylock(lockmap *m, const void *key, size_t klen,
 int lockmap_timedlock(lockmap *m, const void *key, size_t klen,
                       uint64_t timeout_ns, lockmap_entry *entry) {
     return lock_common(m, key, klen, WAIT_UNTIL, timeout_ns, entry);
+}
+
+/* Shared locks: the key's futex mutex, held as for lockmap_lock (the Rust
+ * crate has no reader lock on a key), with the entry marked read only as
+ * lockmap.h asks. */
+static int lock_shared(int rc, lockmap_entry *entry) {
+    if (rc == 0) entry_of(entry)->shared = true;
+    return rc;
+}
+
+int lockmap_lock_shared(lockmap *m, const void *key, size_t klen,
+                        lockmap_entry *entry) {
+    return lock_shared(lock_common(m, key, klen, WAIT_FOREVER, 0, entry),
+                       entry);
+}
+
+int lockmap_trylock_shared(lockmap *m, const void *key, size_t klen,
+                           lockmap_entry *entry) {
+    return lock_shared(lock_common(m, key, klen, WAIT_NEVER, 0, entry), entry);
+}
+
+int lockmap_timedlock_shared(lockmap *m, const void *key, size_t klen,
+                             uint64_t timeout_ns, lockmap_entry *entry) {
+    return lock_shared(lock_common(m, key, klen, WAIT_UNTIL, timeout_ns, entry),
+                       entry);
 }
 
 void lockmap_unlock(lockmap_entry *entry) {
@@ -559,18 +585,24 @@ int lockmap_entry_insert(lockmap_entry *entry, const void *value,
                          void *old_out) {
     if (!entry || !value || !entry_of(entry)->st) return -EINVAL;
     rs_entry *e = entry_of(entry);
+    if (e->shared) return -EPERM;
     return set_value(e->map, e->st, value, old_out);
 }
 
 int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
     if (!entry || !entry_of(entry)->st) return -EINVAL;
     rs_entry *e = entry_of(entry);
+    if (e->shared) return -EPERM;
     return rs_take_value(e->map, e->st, old_out);
 }
 
 void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt) {
     if (!entry || !entry_of(entry)->st) return NULL;
     rs_entry *e = entry_of(entry);
+    if (e->shared) {
+        errno = EPERM;
+        return NULL;
+    }
     if (!present(e->st)) set_value(e->map, e->st, dflt, NULL);
     return st_value(e->st);
 }
@@ -583,6 +615,10 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
         return NULL;
     }
     rs_entry *e = entry_of(entry);
+    if (e->shared) {
+        errno = EPERM;
+        return NULL;
+    }
     if (present(e->st)) return st_value(e->st);
     int rc = init(st_value(e->st), ctx);
     if (rc != 0) {
@@ -627,7 +663,7 @@ int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
             break;
         }
         futex_lock(&st->lock, NULL);
-        *entry_of(&entries[k->index]) = (rs_entry){m, st};
+        *entry_of(&entries[k->index]) = (rs_entry){.map = m, .st = st};
     }
     if (rc)
         for (size_t i = 0; i < done; i++)

@@ -2,6 +2,9 @@
 // concurrent_hash_map, through this small C++ shim with a C interface.
 //
 //   entry          an accessor (the item's write lock), in the lockmap_entry
+//   shared entry   a const_accessor (the item's read lock) found with find();
+//                  for an absent key, a placeholder held with an accessor
+//                  (as lock), marked read only
 //   lockmap_get    find() with a const_accessor (read lock) and a copy
 //   lockmap_remove find() with an accessor, then erase(accessor)
 //   lock of an absent key
@@ -160,16 +163,26 @@ std::string_view view(const void *key, size_t klen) {
 
 // The accessor lives in the entry when it fits (it does with oneTBB 2021:
 // 32 bytes, aligned 8); otherwise the entry keeps a pointer to one on the
-// heap, allocated by every lock and freed by every unlock.
+// heap, allocated by every lock and freed by every unlock. A shared entry
+// holds a const_accessor instead, when it found the key (`reader`), and is
+// read only (`read_only`) whichever it holds.
 struct InlineEntry {
     lockmap *map;  // NULL: holds nothing
-    Accessor acc;
+    union {        // constructed and destroyed by acc_* / cacc_* below
+        Accessor acc;
+        ConstAccessor cacc;
+    };
+    bool reader;
+    bool read_only;
 };
 constexpr bool kInlineAccessor = sizeof(InlineEntry) <= sizeof(lockmap_entry) &&
                                  alignof(InlineEntry) <= alignof(lockmap_entry);
 struct HeapEntry {
     lockmap *map;
     Accessor *acc;
+    ConstAccessor *cacc;
+    bool reader;
+    bool read_only;
 };
 using EntryRep = std::conditional_t<kInlineAccessor, InlineEntry, HeapEntry>;
 static_assert(sizeof(EntryRep) <= sizeof(lockmap_entry), "entry too small");
@@ -191,11 +204,32 @@ Accessor *acc_init(InlineEntry *r) { return new (&r->acc) Accessor(); }
 void acc_fini(InlineEntry *r) { r->acc.~Accessor(); }
 [[maybe_unused]] void acc_fini(HeapEntry *r) { delete r->acc; }
 
+ConstAccessor *cacc_of(InlineEntry *r) { return &r->cacc; }
+[[maybe_unused]] ConstAccessor *cacc_of(HeapEntry *r) { return r->cacc; }
+
+ConstAccessor *cacc_init(InlineEntry *r) {
+    return new (&r->cacc) ConstAccessor();
+}
+[[maybe_unused]] ConstAccessor *cacc_init(HeapEntry *r) {
+    return r->cacc = new (std::nothrow) ConstAccessor();
+}
+
+void cacc_fini(InlineEntry *r) { r->cacc.~ConstAccessor(); }
+[[maybe_unused]] void cacc_fini(HeapEntry *r) { delete r->cacc; }
+
 // A fresh accessor in the entry; NULL on ENOMEM. The entry holds nothing yet.
 Accessor *acc_new(lockmap_entry *e) {
     EntryRep *r = rep(e);
     r->map = nullptr;
+    r->reader = false;
+    r->read_only = false;
     return acc_init(r);
+}
+
+// The held item's slot, through whichever accessor the entry holds.
+Slot &slot_of(EntryRep *r) {
+    if (r->reader) return const_cast<Slot &>((*cacc_of(r))->second);
+    return (*acc_of(r))->second;
 }
 
 void acc_delete(EntryRep *r) {
@@ -217,6 +251,26 @@ int lock_key(lockmap *m, std::string_view key, lockmap_entry *e) {
     }
     rep(e)->map = m;
     return 0;
+}
+
+// Locks the key shared into the entry: a const_accessor (read lock) if the
+// key is there, else a placeholder as lock_key does (write lock: a reader
+// lock on an item that does not exist yet is not oneTBB's). 0 or -ENOMEM.
+int lock_key_shared(lockmap *m, std::string_view key, lockmap_entry *e) {
+    EntryRep *r = rep(e);
+    r->map = nullptr;
+    ConstAccessor *c = cacc_init(r);
+    if (!c) return -ENOMEM;
+    if (m->table.find(*c, key)) {
+        r->reader = true;
+        r->read_only = true;
+        r->map = m;
+        return 0;
+    }
+    cacc_fini(r);
+    int rc = lock_key(m, key, e);
+    if (rc == 0) r->read_only = true;
+    return rc;
 }
 
 // Every key with a value, copied out by a traversal (no concurrent inserts
@@ -352,9 +406,31 @@ int lockmap_timedlock(lockmap *m, const void *key, size_t klen,
     return -EOPNOTSUPP;  // nor a timed one
 }
 
+int lockmap_lock_shared(lockmap *m, const void *key, size_t klen,
+                        lockmap_entry *entry) {
+    if (entry) rep(entry)->map = nullptr;
+    if (!m || !entry || bad_key(key, klen)) return -EINVAL;
+    return lock_key_shared(m, view(key, klen), entry);
+}
+
+int lockmap_trylock_shared(lockmap *m, const void *key, size_t klen,
+                           lockmap_entry *entry) {
+    return lockmap_trylock(m, key, klen, entry);  // -EOPNOTSUPP, as trylock
+}
+
+int lockmap_timedlock_shared(lockmap *m, const void *key, size_t klen,
+                             uint64_t timeout_ns, lockmap_entry *entry) {
+    return lockmap_timedlock(m, key, klen, timeout_ns, entry);  // as timedlock
+}
+
 void lockmap_unlock(lockmap_entry *entry) {
     if (!holds(entry)) return;
     EntryRep *r = rep(entry);
+    if (r->reader) {  // a found item: its read lock goes with the accessor
+        cacc_fini(r);
+        r->map = nullptr;
+        return;
+    }
     lockmap *m = r->map;
     Accessor *a = acc_of(r);
     if (!(*a)->second.has_value) {  // a placeholder: take it out
@@ -368,15 +444,17 @@ void lockmap_entry_cleanup(lockmap_entry *entry) { lockmap_unlock(entry); }
 
 const void *lockmap_entry_key(const lockmap_entry *entry, size_t *klen) {
     if (!holds(entry)) return nullptr;
-    Accessor *a = acc_of(const_cast<EntryRep *>(rep(entry)));
-    if (klen) *klen = (*a)->first.size();
-    return (*a)->first.data();
+    EntryRep *r = const_cast<EntryRep *>(rep(entry));
+    const std::string &k =
+        r->reader ? (*cacc_of(r))->first : (*acc_of(r))->first;
+    if (klen) *klen = k.size();
+    return k.data();
 }
 
 void *lockmap_entry_value(lockmap_entry *entry) {
     if (!holds(entry)) return nullptr;
     EntryRep *r = rep(entry);
-    Slot &s = (*acc_of(r))->second;
+    Slot &s = slot_of(r);
     return s.has_value ? value_of(r->map, s) : nullptr;
 }
 
@@ -384,6 +462,7 @@ int lockmap_entry_insert(lockmap_entry *entry, const void *value,
                          void *old_out) {
     if (!holds(entry) || !value) return -EINVAL;
     EntryRep *r = rep(entry);
+    if (r->read_only) return -EPERM;
     int rc = set_value(r->map, (*acc_of(r))->second, value, old_out);
     if (rc == 0) note_vacant(r->map, -1);
     return rc;
@@ -392,6 +471,7 @@ int lockmap_entry_insert(lockmap_entry *entry, const void *value,
 int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
     if (!holds(entry)) return -EINVAL;
     EntryRep *r = rep(entry);
+    if (r->read_only) return -EPERM;
     int rc = take_value(r->map, (*acc_of(r))->second, old_out);
     if (rc == 1) note_vacant(r->map, +1);
     return rc;
@@ -400,6 +480,10 @@ int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
 void *lockmap_entry_or_insert(lockmap_entry *entry, const void *dflt) {
     if (!holds(entry)) return nullptr;
     EntryRep *r = rep(entry);
+    if (r->read_only) {
+        errno = EPERM;
+        return nullptr;
+    }
     Slot &s = (*acc_of(r))->second;
     if (!s.has_value) {
         if (set_value(r->map, s, dflt, nullptr) != 0) return nullptr;
@@ -416,6 +500,10 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
         return nullptr;
     }
     EntryRep *r = rep(entry);
+    if (r->read_only) {
+        errno = EPERM;
+        return nullptr;
+    }
     Slot &s = (*acc_of(r))->second;
     if (s.has_value) return value_of(r->map, s);
     unsigned char *v = value_bytes(r->map, s);
