@@ -237,7 +237,9 @@ static void help_lists_every_option(void **state) {
                           "--capacity",
                           "--value-size",
                           "--read-pct",
-                                                                              "ycsb-e",
+                          "read-shared",
+                          "rw",
+                          "ycsb-e",
                           "hold",
                           "cache",
                           "mcs-park"};

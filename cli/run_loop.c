@@ -42,6 +42,26 @@ static inline void op_get(run *R, thread_ctx *t, uint64_t key) {
     if (t->buf[0] != t->buf[R->value_words - 1]) t->torn++;
 }
 
+/* A shared (read) lock on the key, the whole value read in place (its words
+ * summed, which must be words x the first: no half-written value), --cs-ns of
+ * work, unlock. */
+static inline void op_shared(run *R, thread_ctx *t, uint64_t key) {
+    lockmap_entry e = LOCKMAP_ENTRY_INIT;
+    t->gets++;
+    if (lmb_map_lock_shared(&R->map, &key, sizeof key, &e) != 0) {
+        t->errors++;
+        return;
+    }
+    const uint64_t *v = lockmap_entry_value(&e);
+    if (v) {
+        t->hits++;
+        if (lmb_value_sum(v, R->value_words) != v[0] * R->value_words)
+            t->torn++;
+    }
+    lmb_busy_spin(R->cs_iters);
+    lockmap_unlock(&e);
+}
+
 /* Read-through cache: get; on a miss, "load" the value and insert it. Two
  * threads missing the same key both insert; the second replaces an equal
  * value (counted in replaced_new, which is fine here). */
@@ -199,12 +219,16 @@ static inline void one_op(run *R, thread_ctx *t) {
         uint64_t key = lmb_dist_next(&R->dist, &t->rng);
         if (R->only_get) {
             op_get(R, t, key);
+        } else if (R->only_shared) {
+            op_shared(R, t, key);
         } else if (R->only_entry) {
             op_entry(R, t, key);
         } else {
             unsigned r = (unsigned)lmb_rng_below(&t->rng, 100);
             if (r < R->cut_get)
                 op_get(R, t, key);
+            else if (r < R->cut_shared)
+                op_shared(R, t, key);
             else if (r < R->cut_insert)
                 op_insert(R, t, key);
             else if (r < R->cut_remove)
