@@ -56,11 +56,11 @@ PEER_LOCKS = {
 PEER_MAPS = {
     "global": {
         "seam": "pthread",
-        "limits": ["LM_TEST_SHARED_LOCKS", "LM_TEST_NO_SHARDS"],
+        "limits": ["LM_TEST_SHARED_LOCKS", "LM_TEST_NO_SHARDS", "LM_TEST_NO_SHARED_READERS"],
     },
     "striped": {
         "seam": "pthread",
-        "limits": ["LM_TEST_SHARED_LOCKS", "LM_TEST_NO_SHARDS"],
+        "limits": ["LM_TEST_SHARED_LOCKS", "LM_TEST_NO_SHARDS", "LM_TEST_NO_SHARED_READERS"],
     },
     "tbb": {
         "seam": "pthread",
@@ -68,7 +68,7 @@ PEER_MAPS = {
     },
     "rust-design": {
         "seam": "futex",
-        "limits": [],
+        "limits": ["LM_TEST_NO_SHARED_READERS"],
     },
 }
 

@@ -42,6 +42,12 @@
  * The seam reads them as LM_LOCK_TRAIT(FIFO) and so on; one left undeclared
  * stops the build here.
  *
+ * Shared (reader) key locks need nothing more from a back end: the core
+ * builds them over this contract with one generic protocol (a reader count
+ * in the key's state word, writers waiting for it to drain while they hold
+ * the key lock; lockmap/readers.h says why rather than native reader-writer
+ * forms), so every back end gets them, checked by lockmap/shared_model.pml.
+ *
  * All are static inline, so a lock operation is never an indirect call. The
  * build compiles the core once per back end with LM_ALGO=X, LM_ALGO_TRAITS=P
  * and LM_VARIANT_HEADER naming X's header (lock_defines in //:registry.bzl). */

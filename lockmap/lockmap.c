@@ -93,16 +93,12 @@ int lockmap_timedlock(lockmap *map, const void *key, size_t klen,
 
 /* Shared locks (shared.h): lock-free first, as lock_hashed; a missing state
  * is created, so that the hold excludes writers of an absent key too. */
-static int lock_shared_common(lockmap *map, const void *key, size_t klen,
-                              lm_wait how, const struct timespec *deadline,
-                              lockmap_entry *entry) {
-    if (!map || !entry || bad_key(key, klen)) {
-        if (entry) entry_impl(entry)->st = NULL;
-        return -EINVAL;
-    }
+static inline int lock_shared_hashed(lockmap *map, uint64_t h, const void *key,
+                                     size_t klen, lm_wait how,
+                                     const struct timespec *deadline,
+                                     lockmap_entry *entry) {
     lm_entry *e = entry_impl(entry);
     e->st = NULL;
-    uint64_t h = key_hash(map, key, klen);
     if (try_held_shared(map, h, key, klen, e) == TRY_HELD) return 0;
     lm_shard *sh = shard_of(map, h);
     lm_state *st = pin_lockfree(map, sh, h, key, klen);
@@ -112,6 +108,17 @@ static int lock_shared_common(lockmap *map, const void *key, size_t klen,
         if (rc) return rc;
     }
     return lock_pinned_shared(map, sh, st, how, deadline, e, false);
+}
+
+static int lock_shared_common(lockmap *map, const void *key, size_t klen,
+                              lm_wait how, const struct timespec *deadline,
+                              lockmap_entry *entry) {
+    if (!map || !entry || bad_key(key, klen)) {
+        if (entry) entry_impl(entry)->st = NULL;
+        return -EINVAL;
+    }
+    return lock_shared_hashed(map, key_hash(map, key, klen), key, klen, how,
+                              deadline, entry);
 }
 
 int lockmap_lock_shared(lockmap *map, const void *key, size_t klen,
@@ -139,6 +146,16 @@ static int lock_batch_key(lockmap *map, uint64_t h, const void *key,
 int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
                        lockmap_entry *entries) {
     return lock_batch(map, keys, n, entries, lock_batch_key);
+}
+
+static int lock_batch_key_shared(lockmap *map, uint64_t h, const void *key,
+                                 size_t klen, lockmap_entry *entry) {
+    return lock_shared_hashed(map, h, key, klen, WAIT_FOREVER, NULL, entry);
+}
+
+int lockmap_lock_batch_shared(lockmap *map, const lockmap_key *keys, size_t n,
+                              lockmap_entry *entries) {
+    return lock_batch(map, keys, n, entries, lock_batch_key_shared);
 }
 
 /* ---- one-shot operations ---------------------------------------------------

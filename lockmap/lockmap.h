@@ -8,9 +8,9 @@
  *
  * Errors are negative errno values. Nothing here aborts or prints on bad input.
  * Locks are NOT re-entrant: locking a key the calling thread already holds
- * (directly, or through get/insert/remove/lock_batch on the same key)
- * deadlocks. A thread that exits or is cancelled while holding an entry leaves
- * that key locked for good. */
+ * (directly, shared or not, or through get/insert/remove/lock_batch on the
+ * same key) deadlocks. A thread that exits or is cancelled while holding an
+ * entry leaves that key locked for good. */
 #ifndef LOCKMAP_LOCKMAP_H
 #define LOCKMAP_LOCKMAP_H
 
@@ -73,7 +73,8 @@ int lockmap_remove(lockmap *map, const void *key, size_t klen, void *old_out);
 /* Removes every key, waiting for held ones; returns how many were removed. */
 size_t lockmap_clear(lockmap *map);
 
-/* Entries: an exclusive lock on one key, present or absent.
+/* Entries: an exclusive lock on one key, present or absent (or a shared
+ * one, lockmap_lock_shared below).
  *
  * The caller provides the storage (on its stack, typically), so taking a lock
  * allocates nothing unless the key has no state in the map yet. An entry must
@@ -116,7 +117,8 @@ const void *lockmap_entry_key(const lockmap_entry *entry, size_t *klen);
  * map takes back when the key is released, so that lock-free readers never
  * see a half-written value. Likewise for _or_insert and _or_insert_with, and
  * for the value passed to for_each/retain callbacks (taken back when the
- * callback returns). */
+ * callback returns). A shared entry's value is the map's own bytes, which
+ * must only be read (every shared holder of the key sees the same ones). */
 void *lockmap_entry_value(lockmap_entry *entry);
 /* 1 replaced (old value copied to old_out, or dropped), 0 was vacant,
  * -EINVAL when the entry holds nothing. */
@@ -178,6 +180,11 @@ typedef struct lockmap_key {
 } lockmap_key;
 int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
                        lockmap_entry *entries);
+/* The same with every key locked shared (lockmap_lock_shared), in the same
+ * global order, so that batches, shared or not, never wait on each other in
+ * a cycle: a consistent read of several keys at once. */
+int lockmap_lock_batch_shared(lockmap *map, const lockmap_key *keys, size_t n,
+                              lockmap_entry *entries);
 void lockmap_unlock_batch(lockmap_entry *entries, size_t n);
 
 /* Iteration, shard by shard, never under a global lock. Each key with a value

@@ -176,6 +176,19 @@ int lockmap_lru_timedlock(lockmap_lru *m, const void *key, size_t klen,
 
 /* Shared locks (shared.h): pinned and promoted under the shard lock, as
  * every LRU lock: a shared access is a use. */
+static inline int lock_shared_hashed(lockmap *map, uint64_t h, const void *key,
+                                     size_t klen, lm_wait how,
+                                     const struct timespec *deadline,
+                                     lockmap_entry *entry) {
+    lm_entry *e = entry_impl(entry);
+    e->st = NULL;
+    lm_shard *sh = shard_of(map, h);
+    lm_state *st;
+    int rc = pin_locked(map, sh, h, key, klen, PIN_CREATE, true, true, &st);
+    if (rc) return rc;
+    return lock_pinned_shared(map, sh, st, how, deadline, e, true);
+}
+
 static int lock_shared_common(lockmap_lru *m, const void *key, size_t klen,
                               lm_wait how, const struct timespec *deadline,
                               lockmap_entry *entry) {
@@ -183,15 +196,8 @@ static int lock_shared_common(lockmap_lru *m, const void *key, size_t klen,
         if (entry) entry_impl(entry)->st = NULL;
         return -EINVAL;
     }
-    lm_entry *e = entry_impl(entry);
-    e->st = NULL;
-    lockmap *map = &m->core;
-    uint64_t h = key_hash(map, key, klen);
-    lm_shard *sh = shard_of(map, h);
-    lm_state *st;
-    int rc = pin_locked(map, sh, h, key, klen, PIN_CREATE, true, true, &st);
-    if (rc) return rc;
-    return lock_pinned_shared(map, sh, st, how, deadline, e, true);
+    return lock_shared_hashed(&m->core, key_hash(&m->core, key, klen), key,
+                              klen, how, deadline, entry);
 }
 
 int lockmap_lru_lock_shared(lockmap_lru *m, const void *key, size_t klen,
@@ -219,6 +225,16 @@ static int lock_batch_key(lockmap *map, uint64_t h, const void *key,
 int lockmap_lru_lock_batch(lockmap_lru *m, const lockmap_key *keys, size_t n,
                            lockmap_entry *entries) {
     return lock_batch(core_of(m), keys, n, entries, lock_batch_key);
+}
+
+static int lock_batch_key_shared(lockmap *map, uint64_t h, const void *key,
+                                 size_t klen, lockmap_entry *entry) {
+    return lock_shared_hashed(map, h, key, klen, WAIT_FOREVER, NULL, entry);
+}
+
+int lockmap_lru_lock_batch_shared(lockmap_lru *m, const lockmap_key *keys,
+                                  size_t n, lockmap_entry *entries) {
+    return lock_batch(core_of(m), keys, n, entries, lock_batch_key_shared);
 }
 
 /* ---- one-shot operations ---------------------------------------------------

@@ -95,6 +95,8 @@ int lockmap_lru_timedlock_shared(lockmap_lru *map, const void *key, size_t klen,
                                  uint64_t timeout_ns, lockmap_entry *entry);
 int lockmap_lru_lock_batch(lockmap_lru *map, const lockmap_key *keys, size_t n,
                            lockmap_entry *entries);
+int lockmap_lru_lock_batch_shared(lockmap_lru *map, const lockmap_key *keys,
+                                  size_t n, lockmap_entry *entries);
 
 int lockmap_lru_for_each(lockmap_lru *map, lockmap_visit_fn fn, void *ctx);
 size_t lockmap_lru_retain(lockmap_lru *map, lockmap_keep_fn keep, void *ctx);

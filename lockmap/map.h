@@ -90,6 +90,12 @@
  * map's seed. XXH3 (keyed by the seed) stays for longer keys, where its
  * cost per byte wins. A user hash replaces both.
  *
+ * Shared holders (lockmap/readers.h, shared.h) hold no key lock: they count
+ * themselves in the state word while they read the value in place, and every
+ * path that takes a key lock to write (lock_pinned, try_held, walk_visit)
+ * first waits, holding it, for that count to drain. A reader counts as a
+ * reference: a state with readers is never buried, evicted or popped.
+ *
  * A thread waiting for a key lock never holds a shard lock, and a key lock
  * holder may take any shard lock, so the two levels cannot deadlock. */
 #ifndef LOCKMAP_MAP_H

@@ -4,7 +4,18 @@
  *
  * One generic protocol over the lock seam, for every back end: the key's own
  * lock (the back end's) orders arrivals, and a count of shared holders in the
- * state word (state.h) says who is inside.
+ * state word (state.h) says who is inside. It is the shape of the slow path
+ * of Linux's queued rwlock (kernel/locking/qrwlock.c, W. Long, 2014): readers
+ * and writers queue on one lock, and a writer that holds it waits for the
+ * reader count to drain; here there is no reader fast path beside it, so
+ * that exclusive holders keep their cost (a fast path needs every writer to
+ * announce itself with an extra atomic RMW on the word).
+ *
+ *   key state      readers  WAITS  key lock
+ *   free           0        0      free
+ *   read           n > 0    0      free, or held an instant by a joiner
+ *   writer drains  n > 0    0/1    held by the writer (1 once it sleeps)
+ *   written        0        0      held by the writer
  *
  *   shared lock:    take the key lock; word += READER; let the key lock go;
  *                   read the value in place
@@ -18,9 +29,11 @@
  * has seen the count at 0 keeps it at 0 until it lets the key lock go: it
  * excludes every reader, and readers exclude it. A writer that waits does so
  * holding the key lock, so readers that come after it queue on the key lock
- * behind it: no writer starvation, in whatever order the back end serves its
- * waiters (FIFO ones serve the writer right after the readers already
- * queued). A shared lock costs two key lock operations and two atomic
+ * behind it: no writer starvation. How soon the writer gets the key lock
+ * among readers that want it too is the back end's fairness, as among
+ * writers: FIFO back ends serve it in arrival order, barging ones as soon as
+ * it runs while the lock is free (readers hold it only an instant). A shared
+ * lock costs two key lock operations and two atomic
  * additions on the word; an exclusive one a load of the word it needs anyway.
  *
  * Why the count is in the word: the state header is exactly 32 bytes with

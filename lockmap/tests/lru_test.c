@@ -194,6 +194,69 @@ static void test_locking_promotes(void **state) {
     lockmap_lru_free(m);
 }
 
+/* A shared access is a use: it promotes the key, as a lock does. */
+static void test_shared_locking_promotes(void **state) {
+    (void)state;
+    lockmap_lru *m = new_lru(3, 1);
+    put(m, 'a');
+    put(m, 'b');
+    put(m, 'c');
+    lockmap_entry e;
+    char a = 'a', b = 'b', c = 'c';
+    assert_int_equal(lockmap_lru_lock_shared(m, &a, 1, &e), 0);
+    assert_int_equal(*(uint64_t *)lockmap_entry_value(&e), 'a');
+    lockmap_unlock(&e);
+    assert_int_equal(lockmap_lru_trylock_shared(m, &b, 1, &e), 0);
+    lockmap_unlock(&e);
+    assert_int_equal(lockmap_lru_timedlock_shared(m, &c, 1, 1000000, &e), 0);
+    lockmap_unlock(&e);
+    lockmap_key ka = {&a, 1};
+    assert_int_equal(lockmap_lru_lock_batch_shared(m, &ka, 1, &e), 0);
+    lockmap_entry x;
+    assert_int_equal(lockmap_lru_trylock(m, &a, 1, &x), -EBUSY);
+    lockmap_unlock_batch(&e, 1);
+    assert_pop_order(m, "bca");
+    lockmap_lru_free(m);
+}
+
+/* Keys held shared are never evicted, stay readable, exclude exclusive
+ * lockers, refuse mutation; eviction catches up when they are let go. */
+static void test_shared_holders_never_evicted(void **state) {
+    (void)state;
+    lockmap_lru *m = new_lru(2, 1);
+    put(m, 'a');
+    put(m, 'b');
+    lockmap_entry ea1, ea2, ex;
+    char a = 'a';
+    assert_int_equal(lockmap_lru_lock_shared(m, &a, 1, &ea1), 0);
+    assert_int_equal(lockmap_lru_lock_shared(m, &a, 1, &ea2), 0);
+    assert_int_equal(lockmap_lru_trylock(m, &a, 1, &ex), -EBUSY);
+    assert_int_equal(lockmap_lru_timedlock(m, &a, 1, 1000000, &ex), -ETIMEDOUT);
+    uint64_t v = 'z';
+    assert_int_equal(lockmap_entry_insert(&ea1, &v, NULL), -EPERM);
+    /* a was the oldest, but the shared locks promoted it: c puts the shard
+     * over its share and b goes; d does, and a is now the oldest but held
+     * (its holders' references), so c goes. */
+    put(m, 'c');
+    assert_false(has(m, 'b'));
+    put(m, 'd');
+    assert_false(has(m, 'c'));
+    assert_true(has(m, 'd'));
+    /* (Not has(m, 'a'): contains takes a's lock, which waits for us.) */
+    assert_int_equal(*(uint64_t *)lockmap_entry_value(&ea1), 'a');
+    assert_ptr_equal(lockmap_entry_value(&ea1), lockmap_entry_value(&ea2));
+    assert_int_equal(lockmap_lru_len(m), 2);
+    lockmap_unlock(&ea1);
+    assert_int_equal(*(uint64_t *)lockmap_entry_value(&ea2), 'a');
+    lockmap_unlock(&ea2);
+    assert_true(has(m, 'a'));
+    assert_true(has(m, 'd'));
+    assert_int_equal(lockmap_lru_len(m), 2);
+    assert_int_equal(lockmap_lru_trylock(m, &a, 1, &ex), 0);
+    lockmap_unlock(&ex);
+    lockmap_lru_free(m);
+}
+
 /* Holds key 'a' from another thread until told to let go. */
 typedef struct {
     lockmap_lru *map;
@@ -580,6 +643,8 @@ int main(void) {
         cmocka_unit_test(test_walks_do_not_promote),
         cmocka_unit_test(test_try_and_timed_on_held_key),
         cmocka_unit_test(test_locking_promotes),
+        cmocka_unit_test(test_shared_locking_promotes),
+        cmocka_unit_test(test_shared_holders_never_evicted),
         cmocka_unit_test(test_pop_skips_held_and_checks_key_room),
         cmocka_unit_test(test_held_keys_never_evicted),
         cmocka_unit_test(test_value_drop_once_per_value),

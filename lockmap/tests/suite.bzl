@@ -7,6 +7,7 @@ SUITES = {
     "concurrency_test": "medium",
     "linearizability_test": "small",
     "lru_test": "medium",
+    "shared_test": "medium",
 }
 
 # What a peer lacks comes from the registry (PEER_MAPS' limits), as defines
@@ -17,6 +18,8 @@ SUITES = {
 #   LM_TEST_NO_SHARDS     the `shards` option is ignored
 #   LM_TEST_NO_TRYLOCK    trylock and timedlock are not supported
 #   LM_TEST_QUIESCENT_WALKS  for_each/retain/clear must not race with writers
+#   LM_TEST_NO_SHARED_READERS  lockmap_lock_shared is the exclusive lock, so
+#                         two threads cannot hold one key shared at once
 
 # What the suites need beyond the public API (lm_debug_*: live states, shards,
 # seed) comes from the one test-only target //lockmap:testing (its header);

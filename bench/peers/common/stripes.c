@@ -563,6 +563,15 @@ int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
     return rc;
 }
 
+/* The stripes' mutexes as lock_batch takes them, the entries read only. */
+int lockmap_lock_batch_shared(lockmap *m, const lockmap_key *keys, size_t n,
+                              lockmap_entry *entries) {
+    int rc = lockmap_lock_batch(m, keys, n, entries);
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++) pe(&entries[i])->shared = true;
+    return rc;
+}
+
 void lockmap_unlock_batch(lockmap_entry *entries, size_t n) {
     if (!entries) return;
     while (n--) lockmap_unlock(&entries[n]);

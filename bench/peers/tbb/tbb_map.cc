@@ -521,9 +521,15 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
     return v;
 }
 
-// The core's global lock order: hash, then length, then bytes.
-int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
-                       lockmap_entry *entries) {
+}  // extern "C"
+
+namespace {
+
+// The core's global lock order: hash, then length, then bytes; each key
+// locked by `lock` (lock_key, or lock_key_shared).
+int lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
+               lockmap_entry *entries,
+               int (*lock)(lockmap *, std::string_view, lockmap_entry *)) {
     if (!m || ((!keys || !entries) && n)) return -EINVAL;
     if (n == 0) return 0;
     for (size_t i = 0; i < n; i++) {
@@ -555,13 +561,27 @@ int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
     for (size_t i = 1; i < n; i++)
         if (!before(order[i - 1], order[i])) return -EINVAL;  // duplicate
     for (size_t i = 0; i < n; i++) {
-        int rc = lock_key(m, order[i].key, &entries[order[i].index]);
+        int rc = lock(m, order[i].key, &entries[order[i].index]);
         if (rc) {
             while (i--) lockmap_unlock(&entries[order[i].index]);
             return rc;
         }
     }
     return 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+int lockmap_lock_batch(lockmap *m, const lockmap_key *keys, size_t n,
+                       lockmap_entry *entries) {
+    return lock_batch(m, keys, n, entries, lock_key);
+}
+
+int lockmap_lock_batch_shared(lockmap *m, const lockmap_key *keys, size_t n,
+                              lockmap_entry *entries) {
+    return lock_batch(m, keys, n, entries, lock_key_shared);
 }
 
 void lockmap_unlock_batch(lockmap_entry *entries, size_t n) {
