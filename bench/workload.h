@@ -6,8 +6,11 @@
  *   insert  lockmap_insert of value 0 (on a drawn key, or on a brand-new key
  *           for the YCSB inserts)
  *   remove  lockmap_remove
- *   entry   lockmap_lock, insert 0 if vacant, increment the u64 value,
- *           --cs-ns of work, unlock
+ *   entry   lockmap_lock, insert 0 if vacant, increment the value's
+ *           counter (every word of the value), --cs-ns of work, unlock
+ *   shared  lockmap_lock_shared, sum the value's words in place, --cs-ns of
+ *           work, unlock (prefilled keys: must be found)
+ * (read-shared is all shared; rw is --read-pct shared, the rest entry.)
  * The others have loops of their own: hot (entry on one single key), batch
  * (bank transfer under lockmap_lock_batch), hold (thread 0 holds a key for
  * --hold-us at a time while the others do entry on other keys) and cache (a
@@ -49,10 +52,14 @@ typedef struct lmb_workload {
     const char *name;
     const char *help;
     lmb_loop loop;
-    /* Percentages for LMB_LOOP_MIX; they add up to 100. */
+    /* Percentages for LMB_LOOP_MIX; with shared_pct they add up to 100. */
     unsigned get_pct, insert_pct, remove_pct, entry_pct;
     /* Inserts create keys outside the prefilled range (YCSB D and E). */
     bool insert_new_keys;
+    unsigned shared_pct;
+    /* shared_pct is --read-pct and entry_pct the rest (rw); the table's
+     * figures are the defaults. */
+    bool read_pct_option;
 } lmb_workload;
 
 /* NULL when unknown. */
@@ -68,6 +75,11 @@ bool lmb_workload_draws_keys(const lmb_workload *w);
 /* The map is prefilled with keys 0..keys-1 (all but cache, which starts
  * empty, and the reference workloads, which have no map). */
 bool lmb_workload_prefills(const lmb_workload *w);
+
+/* The workload's shared and entry percentages, the rw workload's from
+ * read_pct (--read-pct). */
+void lmb_workload_mix(const lmb_workload *w, unsigned read_pct,
+                      unsigned *shared_pct, unsigned *entry_pct);
 
 /* Initial value of every prefilled key (batch starts with money). */
 uint64_t lmb_workload_initial_value(const lmb_workload *w);

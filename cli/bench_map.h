@@ -54,6 +54,11 @@ static inline int lmb_map_lock(const lmb_map *m, const void *key, size_t klen,
     return LMB_MAP_CALL(m, lock, key, klen, e);
 }
 
+static inline int lmb_map_lock_shared(const lmb_map *m, const void *key,
+                                      size_t klen, lockmap_entry *e) {
+    return LMB_MAP_CALL(m, lock_shared, key, klen, e);
+}
+
 static inline int lmb_map_lock_batch(const lmb_map *m, const lockmap_key *keys,
                                      size_t n, lockmap_entry *entries) {
     return LMB_MAP_CALL(m, lock_batch, keys, n, entries);

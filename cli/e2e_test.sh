@@ -6,8 +6,8 @@
 set -u
 . "$(dirname "$0")/test_lib.sh"
 
-WORKLOADS=entry,get,mixed,hot,batch,hold,cache,ycsb-a,ycsb-b,ycsb-c,ycsb-d,ycsb-e,ycsb-f,lock,floor
-NWL=15
+WORKLOADS=entry,get,mixed,read-shared,rw,hot,batch,hold,cache,ycsb-a,ycsb-b,ycsb-c,ycsb-d,ycsb-e,ycsb-f,lock,floor
+NWL=17
 COMMON=(--threads=2 --duration=0.2 --warmup=0 --keys=2000 --format=csv)
 csv="$TMP/all.csv"
 
@@ -163,11 +163,11 @@ grep -qE "^futex +memory +1 +1 +([0-9.]+|-) bytes per key" "$TMP/memtable" ||
 # what was evicted), stays within capacity, and reports its evictions. The
 # cache workload's hit ratio over zipf keys lies near Che's LRU estimate.
 "$LMBENCH" --variant=all --map=lru --capacity=500 --keys=2000 --dist=zipf \
-    --workload=entry,mixed,batch,hold,cache --threads=2 --duration=0.3 \
+    --workload=entry,mixed,read-shared,rw,batch,hold,cache --threads=2 --duration=0.3 \
     --warmup=0.1 --format=csv >"$TMP/lru.csv" || fail "LRU runs failed"
 "$CSV_QUERY" "$TMP/lru.csv" variant workload map capacity verify evictions \
     hit_ratio hit_ratio_model ops >"$TMP/lq" || fail "LRU CSV"
-[ "$(wc -l <"$TMP/lq")" -ge 40 ] || fail "LRU rows: $(wc -l <"$TMP/lq")"
+[ "$(wc -l <"$TMP/lq")" -ge 56 ] || fail "LRU rows: $(wc -l <"$TMP/lq")"
 awk -F'\t' '$3 != "lru" || $4 != 500 || $5 != "ok" { print "FAIL: LRU row: " $0; bad = 1 }
     $1 == "global" || $1 == "striped" || $1 == "tbb" { print "FAIL: no LRU: " $0; bad = 1 }
     $6 == "" { print "FAIL: no evictions column: " $0; bad = 1 }
@@ -188,4 +188,54 @@ LMBENCH_FAULT=verify "$LMBENCH" --variant="${VARIANTS[0]}" --map=lru \
     --duration=0.1 --warmup=0 --format=csv >"$TMP/pc.csv" || fail "plain cache run"
 [ "$("$CSV_QUERY" "$TMP/pc.csv" map capacity evictions verify)" = "$(printf 'plain\t0\t\tok')" ] ||
     fail "plain cache row: $("$CSV_QUERY" "$TMP/pc.csv" map capacity evictions verify)"
+# --value-size: the maps hold 256-byte values whose every word the writers
+# write; each workload verifies and its row says the size (floor keeps its
+# 8-byte values). A value half-written after the run (LMBENCH_FAULT=torn:
+# its last word only, which leaves the sum of first words right) fails.
+"$LMBENCH" --variant=futex,tbb --workload=entry,get,mixed,batch,cache,memory,floor \
+    --threads=2 --duration=0.1 --warmup=0 --keys=500 --value-size=256 \
+    --format=csv >"$TMP/vs.csv" || fail "--value-size=256 runs failed"
+"$CSV_QUERY" "$TMP/vs.csv" variant workload value_size verify ops bytes_per_key \
+    >"$TMP/vsq" || fail "--value-size CSV"
+[ "$(wc -l <"$TMP/vsq")" -eq 14 ] || fail "--value-size rows: $(wc -l <"$TMP/vsq")"
+awk -F'\t' '$4 != "ok" { print "FAIL: value-size row: " $0; bad = 1 }
+    $2 != "floor" && $3 != 256 { print "FAIL: value_size column: " $0; bad = 1 }
+    $2 == "floor" && $3 != 8 { print "FAIL: floor value_size: " $0; bad = 1 }
+    $2 != "memory" && !($5 > 0) { print "FAIL: no ops: " $0; bad = 1 }
+    END { exit bad }' "$TMP/vsq" >&2 || FAILED=1
+# Shared reads (read-shared: lockmap_lock_shared, the 4096-byte value summed
+# in place) and the rw mix, on our futex map and on tbb (a const_accessor):
+# every read finds its key (hit_ratio 1) and no read sees a half-written
+# value, also with every thread on one single key, where rw's exclusive
+# updates (a quarter of the operations) rewrite the value the readers sum.
+"$LMBENCH" --variant=futex,tbb --workload=read-shared,rw --threads=1,4 \
+    --duration=0.2 --warmup=0 --keys=500 --value-size=4096 --format=csv \
+    >"$TMP/shared.csv" || fail "read-shared/rw runs failed"
+"$LMBENCH" --variant=futex,tbb --workload=rw --read-pct=75 --threads=4 \
+    --duration=0.2 --warmup=0 --keys=1 --value-size=4096 --format=csv \
+    >"$TMP/shared1.csv" || fail "rw on one key failed"
+tail -n +2 "$TMP/shared1.csv" >>"$TMP/shared.csv"
+"$CSV_QUERY" "$TMP/shared.csv" variant workload threads keys read_pct verify \
+    hit_ratio ops verify_detail >"$TMP/shq" || fail "read-shared CSV"
+[ "$(wc -l <"$TMP/shq")" -eq 10 ] || fail "read-shared rows: $(wc -l <"$TMP/shq")"
+awk -F'\t' '$6 != "ok" || $7 != "1.0000" || !($8 > 0) { print "FAIL: shared row: " $0; bad = 1 }
+    $2 == "rw" && $4 == 500 && $5 != 95 { print "FAIL: rw default read_pct: " $0; bad = 1 }
+    $2 == "rw" && $4 == 1 && $5 != 75 { print "FAIL: rw read_pct: " $0; bad = 1 }
+    $2 == "read-shared" && $5 != "" { print "FAIL: read_pct on read-shared: " $0; bad = 1 }
+    # rw updates: the values went up (sum = increments); read-shared none.
+    $2 == "rw" && $9 ~ /^sum=0 / { print "FAIL: rw made no update: " $0; bad = 1 }
+    $2 == "read-shared" && $9 !~ /^sum=0 / { print "FAIL: read-shared wrote: " $0; bad = 1 }
+    END { exit bad }' "$TMP/shq" >&2 || FAILED=1
+for v in futex tbb; do
+    for wl in read-shared rw; do
+        grep -q "^$v	$wl	" "$TMP/shq" || fail "no $v $wl row"
+    done
+done
+
+LMBENCH_FAULT=torn "$LMBENCH" --variant=futex --workload=entry --threads=2 \
+    --duration=0.1 --warmup=0 --keys=500 --value-size=64 --format=csv \
+    >"$TMP/torn.csv" 2>/dev/null
+[ $? -eq 1 ] || fail "half-written run did not exit 1"
+"$CSV_QUERY" "$TMP/torn.csv" verify verify_detail | grep -q "^FAIL	.*half-written" ||
+    fail "half-written row: $("$CSV_QUERY" "$TMP/torn.csv" verify verify_detail)"
 finish

@@ -53,6 +53,9 @@ check "--version" --version=2
 check "stray" stray
 check "--threads=1" --workload=hold --threads=1
 check "--batch=9" --workload=batch --batch=9 --keys=8
+check "--value-size=12" --value-size=12
+check "--value-size=65544" --value-size=65544
+check "--read-pct=101" --read-pct=101
 
 # Unwritable or foreign CSV targets.
 csvcheck() { # want-substring csv-path
@@ -75,7 +78,7 @@ csvcheck "--csv=$TMP/foreign.csv" "$TMP/foreign.csv"
 "$LMBENCH" --help >"$TMP/help" || fail "--help failed"
 for o in variant list-variants allocator threads duration warmup repeat seed \
     workload batch hold-us keys dist cs-ns think-ns shards pin topology csv \
-    format latency-sample help version; do
+    format latency-sample value-size read-pct help version; do
     grep -q -- "--$o" "$TMP/help" || fail "--help does not list --$o"
 done
 grep -q "default" "$TMP/help" || fail "--help shows no defaults"

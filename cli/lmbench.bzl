@@ -69,6 +69,7 @@ def lmbench_binaries():
                     "run_setup.c",
                     "run_threads.c",
                     "runner.c",
+                    "value.h",
                 ],
                 local_defines = _runner_defines(v),
                 deps = [

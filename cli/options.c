@@ -15,6 +15,8 @@
 #define DEFAULT_HOLD_US 1000
 #define DEFAULT_SEED 1
 #define DEFAULT_SAMPLE 64
+#define DEFAULT_VALUE_SIZE 8
+#define DEFAULT_READ_PCT 95
 
 size_t lmb_split_variants(const char *list, const char **out, size_t max) {
     static char buf[4096];
@@ -294,6 +296,22 @@ static int set_keys(const opt_arg *a) {
     return set_u64(a, 1, LMB_DIST_MAX_KEYS, &a->o->keys, NULL);
 }
 
+/* Whole u64 words: the workloads write every word of a value and read-shared
+ * sums them. */
+static int set_value_size(const opt_arg *a) {
+    uint64_t v;
+    if (parse_u64(a->val, LMB_MIN_VALUE_SIZE, LMB_MAX_VALUE_SIZE, &v) != 0 ||
+        v % 8 != 0)
+        return bad(a, "must be a multiple of 8 from %d to %d (bytes per value)",
+                   LMB_MIN_VALUE_SIZE, LMB_MAX_VALUE_SIZE);
+    a->o->value_size = v;
+    return 0;
+}
+
+static int set_read_pct(const opt_arg *a) {
+    return set_unsigned(a, 0, 100, &a->o->read_pct);
+}
+
 static int set_capacity(const opt_arg *a) {
     return set_u64(a, 1, LMB_DIST_MAX_KEYS, &a->o->capacity, NULL);
 }
@@ -428,6 +446,8 @@ static const struct option {
     {"allocator", set_allocator, true},
     {"map", set_map, true},
     {"capacity", set_capacity, true},
+    {"value-size", set_value_size, true},
+    {"read-pct", set_read_pct, true},
     {"help", set_help, false},
     {"version", set_version, false},
     {"worker", set_worker, false},
@@ -466,6 +486,8 @@ static void defaults(lmb_opts *o, const char *const *known, size_t nknown) {
     o->pin = LMB_PIN_NONE;
     o->format = LMB_FMT_AUTO;
     o->latency_sample = DEFAULT_SAMPLE;
+    o->value_size = DEFAULT_VALUE_SIZE;
+    o->read_pct = DEFAULT_READ_PCT;
     o->rep = 1;
     o->git_commit = "unknown";
 }

@@ -17,6 +17,8 @@
 #define LMB_MAX_LIST 64
 #define LMB_MAX_THREADS 4096
 #define LMB_MAX_BATCH 64
+#define LMB_MIN_VALUE_SIZE 8
+#define LMB_MAX_VALUE_SIZE 65536
 
 typedef enum { LMB_FMT_AUTO, LMB_FMT_TABLE, LMB_FMT_CSV } lmb_format;
 
@@ -45,6 +47,10 @@ typedef struct lmb_opts {
     uint64_t latency_sample; /* time 1 operation in N; 0 = off */
     bool lru;                /* --map=lru: the LRU map instead of the plain */
     uint64_t capacity;       /* --capacity: the LRU map's; 0 with the plain */
+    uint64_t value_size;     /* --value-size: bytes per value, a multiple of
+                                8 (whole u64 words) */
+    unsigned read_pct;       /* --read-pct: the rw workload's shared reads,
+                                percent of its operations */
     bool help, version, list_variants;
     /* Internal, set by the dispatcher for a runner. */
     bool worker;

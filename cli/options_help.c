@@ -33,7 +33,7 @@ static void help_head(FILE *out, const char *const *known, size_t nknown) {
     size_t nw;
     const lmb_workload *w = lmb_workloads(&nw);
     for (size_t i = 0; i < nw; i++)
-        fprintf(out, "      %-8s %s\n", w[i].name, w[i].help);
+        fprintf(out, "      %-11s %s\n", w[i].name, w[i].help);
 }
 
 /* What the workloads list does not say. */
@@ -74,6 +74,12 @@ static void help_options(FILE *out) {
             "  --hold-us=N           how long the hold workload holds its key "
             "(default: 1000)\n"
             "  --keys=N              prefilled keys, u64 (default: 100000)\n"
+            "  --value-size=N        bytes per value, a multiple of 8 from 8 "
+            "to 65536 (default: 8);\n"
+            "                        writers write every word, readers read "
+            "every word\n"
+            "  --read-pct=P          the rw workload's shared reads, 0..100 "
+            "(default: 95)\n"
             "  --dist=SPEC           uniform | zipf[:THETA] (THETA 0<..<=3, "
             "default 0.99) |\n"
             "                        hotset:P:F (fraction P of operations on "

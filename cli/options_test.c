@@ -44,6 +44,8 @@ static void defaults(void **state) {
     assert_int_equal(o.pin, LMB_PIN_NONE);
     assert_null(o.csv);
     assert_string_equal(o.allocator, "jemalloc");
+    assert_int_equal(o.value_size, 8);
+    assert_int_equal(o.read_pct, 95);
 }
 
 static void values(void **state) {
@@ -57,7 +59,7 @@ static void values(void **state) {
               "--dist=zipf:1.1", "--cs-ns=100", "--think-ns=50", "--shards=16",
               "--pin=scatter", "--topology=pack:2 [numa] core:2 pu:1",
               "--csv=out.csv", "--format=csv", "--latency-sample=0",
-              "--allocator=glibc", NULL),
+              "--allocator=glibc", "--value-size=4096", "--read-pct=50", NULL),
         0);
     assert_int_equal(o.nvariants, 2);
     assert_string_equal(o.variants[0], "spin");
@@ -82,6 +84,19 @@ static void values(void **state) {
     assert_int_equal(o.format, LMB_FMT_CSV);
     assert_int_equal(o.latency_sample, 0);
     assert_string_equal(o.allocator, "glibc");
+    assert_int_equal(o.value_size, 4096);
+    assert_int_equal(o.read_pct, 50);
+    /* The bounds are accepted. */
+    assert_int_equal(
+        parse(&o, err, sizeof err, "--value-size=65536", "--read-pct=0", NULL),
+        0);
+    assert_int_equal(o.value_size, 65536);
+    assert_int_equal(o.read_pct, 0);
+    assert_int_equal(
+        parse(&o, err, sizeof err, "--value-size=8", "--read-pct=100", NULL),
+        0);
+    assert_int_equal(o.value_size, 8);
+    assert_int_equal(o.read_pct, 100);
 
     /* all, and later options override earlier ones. */
     assert_int_equal(parse(&o, err, sizeof err, "--variant=futex",
@@ -159,6 +174,18 @@ static void bad_inputs(void **state) {
         {{"--capacity=3000000000", "--map=lru"}, "--capacity=3000000000:"},
         {{"--capacity=10"}, "--capacity=10:"},
         {{"--capacity=10", "--map=plain"}, "--capacity=10:"},
+        {{"--value-size=0"}, "--value-size=0:"},
+        {{"--value-size=4"}, "--value-size=4:"},
+        {{"--value-size=12"}, "--value-size=12:"},
+        {{"--value-size=65544"}, "--value-size=65544:"},
+        {{"--value-size=-8"}, "--value-size=-8:"},
+        {{"--value-size=8k"}, "--value-size=8k:"},
+        {{"--value-size="}, "--value-size=:"},
+        {{"--value-size"}, "--value-size:"},
+        {{"--read-pct=101"}, "--read-pct=101:"},
+        {{"--read-pct=-1"}, "--read-pct=-1:"},
+        {{"--read-pct=9.5"}, "--read-pct=9.5:"},
+        {{"--read-pct=x"}, "--read-pct=x:"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         lmb_opts o;
@@ -183,16 +210,39 @@ static void help_lists_every_option(void **state) {
     FILE *f = open_memstream(&text, &len);
     lmb_opts_help(f, known, NKNOWN);
     fclose(f);
-    const char *opts[] = {"--variant",  "--list-variants", "--allocator",
-                          "--threads",  "--duration",      "--warmup",
-                          "--repeat",   "--seed",          "--workload",
-                          "--batch",    "--hold-us",       "--keys",
-                          "--dist",     "--cs-ns",         "--think-ns",
-                          "--shards",   "--pin",           "--topology",
-                          "--csv",      "--format",        "--latency-sample",
-                          "--help",     "--version",       "--map",
-                          "--capacity", "ycsb-e",          "hold",
-                          "cache",      "mcs-park"};
+    const char *opts[] = {"--variant",
+                          "--list-variants",
+                          "--allocator",
+                          "--threads",
+                          "--duration",
+                          "--warmup",
+                          "--repeat",
+                          "--seed",
+                          "--workload",
+                          "--batch",
+                          "--hold-us",
+                          "--keys",
+                          "--dist",
+                          "--cs-ns",
+                          "--think-ns",
+                          "--shards",
+                          "--pin",
+                          "--topology",
+                          "--csv",
+                          "--format",
+                          "--latency-sample",
+                          "--help",
+                          "--version",
+                          "--map",
+                          "--capacity",
+                          "--value-size",
+                          "--read-pct",
+                          "read-shared",
+                          "rw",
+                          "ycsb-e",
+                          "hold",
+                          "cache",
+                          "mcs-park"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         if (!strstr(text, opts[i]))
             fail_msg("--help does not mention %s", opts[i]);

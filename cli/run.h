@@ -29,6 +29,7 @@
 #include "cli/bench_map.h"
 #include "cli/options.h"
 #include "cli/row.h"
+#include "cli/value.h"
 #include "cli/verify.h"
 
 #ifndef LMB_VARIANT
@@ -44,7 +45,9 @@ typedef struct thread_ctx {
     run *R;
     pthread_t tid;
     lmb_rng rng;
-    bool holder; /* the hold workload's key holder */
+    bool holder;   /* the hold workload's key holder */
+    uint64_t *buf; /* a value's bytes: what get copies out, what the cache
+                      inserts */
     /* Results: written by the thread only, read after pthread_join. */
     uint64_t ops;       /* every phase */
     uint64_t ops_start; /* ops when this thread saw the timed phase begin */
@@ -55,6 +58,7 @@ typedef struct thread_ctx {
     uint64_t gets_start, hits_start; /* when the timed phase began */
     uint64_t gets_measured, hits_measured;
     uint64_t errors, holds;
+    uint64_t torn;     /* reads that saw a value's words disagree */
     uint64_t ref_incs; /* lock and floor: increments done under the lock */
     uint64_t new_key_next;
     struct rusage ru0, ru1;
@@ -82,8 +86,15 @@ struct run {
     /* LRU map: the sum of the values it dropped (evicted, removed,
      * replaced), for the conservation check. Relaxed: read after join. */
     _Atomic uint64_t dropped_sum;
-    /* Cumulative percentage thresholds for the mix loop. */
-    unsigned cut_get, cut_insert, cut_remove;
+    /* Cumulative percentage thresholds for the mix loop, in the order get,
+     * shared, insert, remove (entry above the last); and the mixes that are
+     * one operation only. */
+    unsigned cut_get, cut_shared, cut_insert, cut_remove;
+    bool only_get, only_shared, only_entry;
+    /* The values: --value-size bytes as words (cli/value.h); all zero (what
+     * insert stores), and every prefilled key's. */
+    size_t value_words;
+    uint64_t *zero_value, *initial_value;
     /* Set up before the threads start, reported in the row. */
     uint64_t initial;   /* every prefilled key's value */
     uint64_t prefilled; /* keys prefilled */
@@ -104,7 +115,7 @@ typedef struct totals {
     uint64_t mn, mx; /* fewest and most of one worker */
     double sq;       /* sum of the squares, for Jain's index */
     unsigned workers, bind_fail;
-    uint64_t incs, ins, rem, misses, errors, replaced, ref_incs;
+    uint64_t incs, ins, rem, misses, errors, replaced, ref_incs, torn;
     uint64_t all_ops; /* worker threads, all phases */
     uint64_t gets_m, hits_m;
     double user, sys; /* CPU seconds in the timed phase */
@@ -130,7 +141,8 @@ int lmb_run_threads(run *R);
 /* A worker thread (arg: its thread_ctx). */
 void *lmb_thread_main(void *arg);
 void lmb_run_totals(const run *R, totals *T);
-/* LMBENCH_FAULT=verify: corrupts one value, for the tests. */
+/* LMBENCH_FAULT=verify: corrupts one value, for the tests; =torn: changes
+ * the last word of one value only (a half-written value). */
 void lmb_run_fault(run *R);
 lmb_verdict lmb_run_verify(const run *R, const totals *T);
 /* The result row. */

@@ -24,6 +24,7 @@ static void add_counts(totals *T, const thread_ctx *t) {
     T->errors += t->errors;
     T->replaced += t->replaced_new;
     T->ref_incs += t->ref_incs;
+    T->torn += t->torn;
     if (t->bind_rc) T->bind_fail++;
 }
 
@@ -56,7 +57,20 @@ void lmb_run_totals(const run *R, totals *T) {
 
 void lmb_run_fault(run *R) {
     const char *fault = getenv("LMBENCH_FAULT");
-    if (!fault || strcmp(fault, "verify") != 0) return;
+    if (!fault) return;
+    if (strcmp(fault, "torn") == 0 && lmb_workload_uses_map(R->w)) {
+        /* Half a write: the last word of key 0's value only (the sum, of
+         * first words, stays right when the value has more than one). */
+        uint64_t k = 0;
+        lockmap_entry e = LOCKMAP_ENTRY_INIT;
+        if (lmb_map_lock(&R->map, &k, sizeof k, &e) == 0) {
+            uint64_t *v = lockmap_entry_value(&e);
+            if (v) v[R->value_words - 1] += 1000;
+            lockmap_unlock(&e);
+        }
+        return;
+    }
+    if (strcmp(fault, "verify") != 0) return;
     if (R->lock) {
         lmb_ref_lock_corrupt(R->lock);
     } else if (R->floor.slots) {
@@ -66,23 +80,31 @@ void lmb_run_fault(run *R) {
         lockmap_entry e = LOCKMAP_ENTRY_INIT;
         if (lmb_map_lock(&R->map, &k, sizeof k, &e) == 0) {
             uint64_t *v = lockmap_entry_or_insert(&e, NULL);
-            if (v) ++*v;
+            if (v) lmb_value_fill(v, R->value_words, v[0] + 1);
             lockmap_unlock(&e);
         }
     }
 }
 
-/* Sums the map's values and counts them; the cache workload's values are
- * each checked against their key's. */
+typedef struct sum_ctx {
+    lmb_verify_in *in;
+    size_t words; /* per value */
+} sum_ctx;
+
+/* Sums the map's values (their first words) and counts them, and those
+ * whose words disagree; the cache workload's values are each checked
+ * against their key's. */
 static int sum_values(const void *key, size_t klen, void *value, void *ctx) {
-    lmb_verify_in *in = ctx;
-    uint64_t v, k;
-    memcpy(&v, value, sizeof v);
-    in->sum += v;
+    sum_ctx *c = ctx;
+    lmb_verify_in *in = c->in;
+    const uint64_t *v = value;
+    uint64_t k;
+    in->sum += v[0];
     in->visited++;
+    if (!lmb_value_whole(v, c->words)) in->torn++;
     if (in->cache) {
         memcpy(&k, key, sizeof k);
-        if (klen != sizeof k || v != lmb_cache_value(k)) in->wrong++;
+        if (klen != sizeof k || v[0] != lmb_cache_value(k)) in->wrong++;
     }
     return 0;
 }
@@ -99,7 +121,8 @@ static void read_structure(const run *R, lmb_verify_in *in) {
         in->slots = lmb_floor_capacity(&R->floor);
     } else {
         in->target = LMB_VERIFY_MAP;
-        lmb_map_for_each(&R->map, sum_values, in);
+        sum_ctx c = {.in = in, .words = R->value_words};
+        lmb_map_for_each(&R->map, sum_values, &c);
         in->len = lmb_map_len(&R->map);
         in->evicted = lmb_map_evictions(&R->map);
         in->dropped_sum =
@@ -123,6 +146,7 @@ lmb_verdict lmb_run_verify(const run *R, const totals *T) {
         .errors = T->errors,
         .replaced = T->replaced,
         .ref_incs = T->ref_incs,
+        .torn_reads = T->torn,
         .ops = T->all_ops,
     };
     read_structure(R, &in);

@@ -28,36 +28,59 @@ static inline void op_entry(run *R, thread_ctx *t, uint64_t key) {
         }
         t->inserted_new++;
     }
-    ++*v;
+    lmb_value_fill(v, R->value_words, v[0] + 1);
     lmb_busy_spin(R->cs_iters);
     lockmap_unlock(&e);
     t->entry_incs++;
 }
 
+/* get copies the whole value out; its first and last words must agree. */
 static inline void op_get(run *R, thread_ctx *t, uint64_t key) {
-    uint64_t v;
     t->gets++;
-    if (lmb_map_get(&R->map, &key, sizeof key, &v) == 1) t->hits++;
+    if (lmb_map_get(&R->map, &key, sizeof key, t->buf) != 1) return;
+    t->hits++;
+    if (t->buf[0] != t->buf[R->value_words - 1]) t->torn++;
+}
+
+/* A shared (read) lock on the key, the whole value read in place (its words
+ * summed, which must be words x the first: no half-written value), --cs-ns of
+ * work, unlock. */
+static inline void op_shared(run *R, thread_ctx *t, uint64_t key) {
+    lockmap_entry e = LOCKMAP_ENTRY_INIT;
+    t->gets++;
+    if (lmb_map_lock_shared(&R->map, &key, sizeof key, &e) != 0) {
+        t->errors++;
+        return;
+    }
+    const uint64_t *v = lockmap_entry_value(&e);
+    if (v) {
+        t->hits++;
+        if (lmb_value_sum(v, R->value_words) != v[0] * R->value_words)
+            t->torn++;
+    }
+    lmb_busy_spin(R->cs_iters);
+    lockmap_unlock(&e);
 }
 
 /* Read-through cache: get; on a miss, "load" the value and insert it. Two
  * threads missing the same key both insert; the second replaces an equal
  * value (counted in replaced_new, which is fine here). */
 static inline void op_cache(run *R, thread_ctx *t, uint64_t key) {
-    uint64_t v;
+    uint64_t *v = t->buf, want = lmb_cache_value(key);
     t->gets++;
-    int rc = lmb_map_get(&R->map, &key, sizeof key, &v);
+    int rc = lmb_map_get(&R->map, &key, sizeof key, v);
     if (rc == 1) {
         t->hits++;
-        if (v != lmb_cache_value(key)) t->errors++;
+        if (v[0] != want) t->errors++;
+        if (v[0] != v[R->value_words - 1]) t->torn++;
         return;
     }
     if (rc != 0) {
         t->errors++;
         return;
     }
-    v = lmb_cache_value(key);
-    rc = lmb_map_insert(&R->map, &key, sizeof key, &v, NULL);
+    lmb_value_fill(v, R->value_words, want);
+    rc = lmb_map_insert(&R->map, &key, sizeof key, v, NULL);
     if (rc == 0)
         t->inserted_new++;
     else if (rc == 1)
@@ -67,10 +90,9 @@ static inline void op_cache(run *R, thread_ctx *t, uint64_t key) {
 }
 
 static inline void op_insert(run *R, thread_ctx *t, uint64_t key) {
-    static const uint64_t zero = 0;
     if (R->w->insert_new_keys)
         key = R->o->keys + t->new_key_next++ * R->nthreads + t->id;
-    int rc = lmb_map_insert(&R->map, &key, sizeof key, &zero, NULL);
+    int rc = lmb_map_insert(&R->map, &key, sizeof key, R->zero_value, NULL);
     if (rc == 0)
         t->inserted_new++;
     else if (rc < 0)
@@ -125,8 +147,8 @@ static inline void op_batch(run *R, thread_ctx *t) {
     } else if (!from || !to) {
         t->errors++; /* every key was prefilled and none is removed */
     } else if (*from > 0) {
-        --*from;
-        ++*to;
+        lmb_value_fill(from, R->value_words, *from - 1);
+        lmb_value_fill(to, R->value_words, *to + 1);
     }
     lmb_busy_spin(R->cs_iters);
     lockmap_unlock_batch(ents, k);
@@ -195,14 +217,18 @@ static inline void one_op(run *R, thread_ctx *t) {
     case LMB_LOOP_MIX:
     default: {
         uint64_t key = lmb_dist_next(&R->dist, &t->rng);
-        if (R->cut_get == 100) {
+        if (R->only_get) {
             op_get(R, t, key);
-        } else if (R->w->entry_pct == 100) {
+        } else if (R->only_shared) {
+            op_shared(R, t, key);
+        } else if (R->only_entry) {
             op_entry(R, t, key);
         } else {
             unsigned r = (unsigned)lmb_rng_below(&t->rng, 100);
             if (r < R->cut_get)
                 op_get(R, t, key);
+            else if (r < R->cut_shared)
+                op_shared(R, t, key);
             else if (r < R->cut_insert)
                 op_insert(R, t, key);
             else if (r < R->cut_remove)

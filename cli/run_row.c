@@ -38,6 +38,15 @@ static void row_config(const run *R, lmb_row *row) {
     lmb_row_set(row, LMB_COL_seed, "%llu", (ull)o->seed);
     lmb_row_set(row, LMB_COL_rep, "%u", o->rep);
     lmb_row_set(row, LMB_COL_warmup_s, "%g", o->warmup);
+    /* The floor table keeps 8-byte values and lock none (their counter). */
+    lmb_row_set(row, LMB_COL_value_size, "%llu",
+                (ull)(loop == LMB_LOOP_LOCK    ? 0
+                      : loop == LMB_LOOP_FLOOR ? 8
+                                               : o->value_size));
+    if (R->w->read_pct_option)
+        lmb_row_set(row, LMB_COL_read_pct, "%u", o->read_pct);
+    else
+        lmb_row_set(row, LMB_COL_read_pct, "%s", "");
 }
 
 static void set_ns(lmb_row *row, int col, uint64_t v, bool on) {

@@ -18,11 +18,18 @@ static void init_from_options(run *R, const lmb_opts *o) {
     R->w = o->workloads[0];
     R->nthreads = o->threads[0];
     R->sample = o->latency_sample;
+    unsigned shared_pct, entry_pct;
+    lmb_workload_mix(R->w, o->read_pct, &shared_pct, &entry_pct);
     R->cut_get = R->w->get_pct;
-    R->cut_insert = R->cut_get + R->w->insert_pct;
+    R->cut_shared = R->cut_get + shared_pct;
+    R->cut_insert = R->cut_shared + R->w->insert_pct;
     R->cut_remove = R->cut_insert + R->w->remove_pct;
+    R->only_get = R->w->get_pct == 100;
+    R->only_shared = shared_pct == 100;
+    R->only_entry = entry_pct == 100;
     R->map_seed = lmb_mix64(o->seed ^ 0x5eed) | 1;
     R->initial = lmb_workload_initial_value(R->w);
+    R->value_words = (size_t)(o->value_size / sizeof(uint64_t));
     /* memory runs no threads. */
     R->timed = R->w->loop != LMB_LOOP_MEMORY;
 }
@@ -42,7 +49,7 @@ static void count_dropped(void *value, void *ctx) {
 static void build_lru_map(run *R) {
 #ifdef LMB_HAS_LRU
     lockmap_lru_options lo = {
-        .value_size = sizeof(uint64_t),
+        .value_size = (size_t)R->o->value_size,
         .capacity = (size_t)R->o->capacity,
         .shards = (size_t)R->o->shards,
         .seed = R->map_seed,
@@ -70,7 +77,7 @@ static void build_structure(run *R) {
         build_lru_map(R);
     } else {
         lockmap_options mo = {
-            .value_size = sizeof(uint64_t),
+            .value_size = (size_t)o->value_size,
             .capacity = (size_t)o->keys,
             .shards = (size_t)o->shards,
             .seed = R->map_seed,
@@ -80,18 +87,29 @@ static void build_structure(run *R) {
     }
 }
 
+/* The values insert and prefill store, every word the same (value.h). */
+static uint64_t *new_value(const run *R, uint64_t x) {
+    uint64_t *v = malloc((size_t)R->o->value_size);
+    if (!v) lmb_runner_die("out of memory");
+    lmb_value_fill(v, R->value_words, x);
+    return v;
+}
+
 static void prefill(run *R) {
     if (!lmb_workload_prefills(R->w)) return;
     for (uint64_t k = 0; k < R->o->keys; k++)
-        if (lmb_map_insert(&R->map, &k, sizeof k, &R->initial, NULL) != 0)
+        if (lmb_map_insert(&R->map, &k, sizeof k, R->initial_value, NULL) != 0)
             lmb_runner_die("prefill failed");
     R->prefilled = R->o->keys;
 }
 
 /* Builds and prefills the structure outside the timed phase, reading the
  * allocator's count of bytes in use around it: what the structure holds per
- * key beyond its 8-byte key and 8-byte value is the bytes_per_key column. */
+ * key beyond its 8-byte key and its value (--value-size; the floor table's
+ * is 8 bytes) is the bytes_per_key column. */
 static void build_and_measure(run *R) {
+    R->zero_value = new_value(R, 0);
+    R->initial_value = new_value(R, R->initial);
     uint64_t mem0 = 0, mem1 = 0;
     bool mem_ok =
         R->w->loop != LMB_LOOP_LOCK && lmb_allocated_bytes(&mem0) == 0;
@@ -102,8 +120,10 @@ static void build_and_measure(run *R) {
         lmb_workload_uses_map(R->w) ? lmb_map_len(&R->map) : R->o->keys;
     R->mem_ok =
         mem_ok && held > 0 && lmb_allocated_bytes(&mem1) == 0 && mem1 >= mem0;
+    double key_and_value =
+        8.0 + (double)(lmb_workload_uses_map(R->w) ? R->o->value_size : 8);
     R->bytes_per_key =
-        R->mem_ok ? (double)(mem1 - mem0) / (double)held - 16.0 : 0.0;
+        R->mem_ok ? (double)(mem1 - mem0) / (double)held - key_and_value : 0.0;
 }
 
 /* Nanoseconds per draw of the key generator (the benchmark loop pays it on
@@ -171,7 +191,10 @@ int lmb_run_setup(run *R, const lmb_opts *o) {
 
 void lmb_run_free(run *R) {
     pthread_barrier_destroy(&R->start);
+    for (unsigned i = 0; R->th && i < R->nthreads; i++) free(R->th[i].buf);
     free(R->th);
+    free(R->zero_value);
+    free(R->initial_value);
     free(R->plan);
     hwloc_topology_destroy(R->topo);
     lmb_dist_destroy(&R->dist);

@@ -40,6 +40,8 @@ static int start_threads(run *R) {
         th[i].R = R;
         th[i].rng = lmb_rng_seeded(o->seed, i + 1);
         th[i].holder = R->w->loop == LMB_LOOP_HOLD && i == 0;
+        th[i].buf = malloc((size_t)o->value_size);
+        if (!th[i].buf) lmb_runner_die("out of memory");
         lmb_hist_init(&th[i].hist);
         if (i >= started) continue;
         int rc = pthread_create(&th[i].tid, NULL, lmb_thread_main, &th[i]);

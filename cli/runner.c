@@ -77,8 +77,9 @@ int main(int argc, char **argv) {
     totals T;
     lmb_run_totals(&R, &T);
     if (T.bind_fail) R.pinned = "partial";
-    /* Test hook: LMBENCH_FAULT=verify corrupts one value after the run, so
-     * the tests can watch the verification catch it. */
+    /* Test hook: LMBENCH_FAULT=verify corrupts one value after the run
+     * (=torn half-writes one), so the tests can watch the verification
+     * catch it. */
     lmb_run_fault(&R);
     /* Verification, on the quiescent map (or lock, or floor table). */
     lmb_verdict v = lmb_run_verify(&R, &T);

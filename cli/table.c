@@ -40,11 +40,12 @@ static void preamble(lmb_table *t, const lmb_row *r) {
             G(cpu_model), G(cores), G(numa_nodes), G(kernel), G(compiler));
     fprintf(f, "allocator  %s %s\n", G(allocator), G(allocator_version));
     fprintf(f,
-            "run        keys=%llu dist=%s duration=%gs warmup=%gs cs-ns=%llu "
-            "think-ns=%llu shards=%s seed=%llu\n",
-            (unsigned long long)o->keys, o->dist_name, o->duration, o->warmup,
-            (unsigned long long)o->cs_ns, (unsigned long long)o->think_ns,
-            o->shards ? G(shards) : "default", (unsigned long long)o->seed);
+            "run        keys=%llu value-size=%llu dist=%s duration=%gs "
+            "warmup=%gs cs-ns=%llu think-ns=%llu shards=%s seed=%llu\n",
+            (unsigned long long)o->keys, (unsigned long long)o->value_size,
+            o->dist_name, o->duration, o->warmup, (unsigned long long)o->cs_ns,
+            (unsigned long long)o->think_ns, o->shards ? G(shards) : "default",
+            (unsigned long long)o->seed);
     if (o->lru)
         fprintf(f, "map        lru, capacity=%llu\n",
                 (unsigned long long)o->capacity);

@@ -13,7 +13,7 @@ static unsigned applicable(const lmb_verify_in *in) {
     if (is_reference(in))
         return c | LMB_CHECK_REF_OPS | LMB_CHECK_SUM |
                (in->target == LMB_VERIFY_FLOOR ? LMB_CHECK_LEN : 0);
-    c |= LMB_CHECK_LEN;
+    c |= LMB_CHECK_LEN | LMB_CHECK_WHOLE;
     if (in->cache)
         c |= LMB_CHECK_CACHED; /* its values are not counters */
     else
@@ -95,6 +95,13 @@ static unsigned first_failure(const lmb_verify_in *in, unsigned checks,
         snprintf(out, n, "%llu lockmap errors, %llu new keys already present",
                  (ull)in->errors, (ull)in->replaced);
         return LMB_CHECK_ERRORS;
+    }
+    if ((checks & LMB_CHECK_WHOLE) && (in->torn || in->torn_reads)) {
+        snprintf(out, n,
+                 "%llu values and %llu reads with words that disagree "
+                 "(half-written)",
+                 (ull)in->torn, (ull)in->torn_reads);
+        return LMB_CHECK_WHOLE;
     }
     return 0;
 }

@@ -33,6 +33,7 @@ typedef struct lmb_verify_in {
     uint64_t slots;   /* floor: the table's capacity */
     uint64_t evicted; /* LRU map: values it evicted */
     uint64_t dropped_sum; /* LRU map: the sum of the values it dropped */
+    uint64_t torn;        /* map: values whose words disagree (half-written) */
     /* What the threads did, in all phases. */
     uint64_t prefilled;  /* keys inserted before the threads started */
     uint64_t initial;    /* the value each of them got */
@@ -44,6 +45,8 @@ typedef struct lmb_verify_in {
     uint64_t replaced;   /* map: "new" keys that were already present */
     uint64_t ref_incs;   /* lock, floor: increments done under the lock */
     uint64_t ops;        /* operations of the worker threads */
+    uint64_t torn_reads; /* map: reads (get, shared) that saw a value's
+                            words disagree */
 } lmb_verify_in;
 
 /* The checks, in the order they are made; the first that fails decides. */
@@ -55,6 +58,8 @@ enum {
     LMB_CHECK_LEN = 1u << 4,      /* length = keys put in - taken out */
     LMB_CHECK_HITS = 1u << 5,     /* no removes: every get found its key */
     LMB_CHECK_ERRORS = 1u << 6,   /* no call failed, no new key existed */
+    LMB_CHECK_WHOLE = 1u << 7,    /* map: no value half-written, in the map
+                                     or in any read */
 };
 
 typedef struct lmb_verdict {

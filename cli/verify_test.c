@@ -97,17 +97,18 @@ static void passing_runs(void **state) {
     (void)state;
     lmb_verify_in in = entry_run();
     expect_ok(&in,
-              LMB_CHECK_SUM | LMB_CHECK_LEN | LMB_CHECK_HITS | LMB_CHECK_ERRORS,
+              LMB_CHECK_SUM | LMB_CHECK_LEN | LMB_CHECK_HITS |
+                  LMB_CHECK_ERRORS | LMB_CHECK_WHOLE,
               "sum=500 len=100");
     in = lru_run();
     expect_ok(&in,
               LMB_CHECK_CAPACITY | LMB_CHECK_SUM | LMB_CHECK_LEN |
-                  LMB_CHECK_ERRORS,
+                  LMB_CHECK_ERRORS | LMB_CHECK_WHOLE,
               "sum=300 len=50");
     in = cache_run();
     expect_ok(&in,
               LMB_CHECK_CACHED | LMB_CHECK_CAPACITY | LMB_CHECK_LEN |
-                  LMB_CHECK_ERRORS,
+                  LMB_CHECK_ERRORS | LMB_CHECK_WHOLE,
               "len=50 evicted=30");
     in = lock_run();
     expect_ok(&in, LMB_CHECK_REF_OPS | LMB_CHECK_SUM | LMB_CHECK_ERRORS,
@@ -130,8 +131,9 @@ static void creates_and_removes(void **state) {
     in.removed = 4;
     in.len = in.visited = 106;
     in.misses = 9;
-    expect_ok(&in, LMB_CHECK_SUM | LMB_CHECK_LEN | LMB_CHECK_ERRORS,
-              "sum=0 len=106");
+    expect_ok(
+        &in, LMB_CHECK_SUM | LMB_CHECK_LEN | LMB_CHECK_ERRORS | LMB_CHECK_WHOLE,
+        "sum=0 len=106");
     in.len = in.visited = 107;
     expect_fail(&in, LMB_CHECK_LEN, "len 107 (visited 107) != expected 106");
 }
@@ -202,6 +204,33 @@ static void failed_calls(void **state) {
                 "1 lockmap errors, 3 new keys already present");
 }
 
+/* Larger values: a value in the map, or one a reader saw, whose words
+ * disagree (half-written) fails the run, as the only fault or the last
+ * found; the reference workloads have no values to check. */
+static void half_written_values(void **state) {
+    (void)state;
+    lmb_verify_in in = entry_run();
+    in.torn = 1;
+    expect_fail(&in, LMB_CHECK_WHOLE,
+                "1 values and 0 reads with words that disagree "
+                "(half-written)");
+    in = entry_run();
+    in.torn_reads = 5;
+    expect_fail(&in, LMB_CHECK_WHOLE,
+                "0 values and 5 reads with words that disagree "
+                "(half-written)");
+    in.errors = 1; /* checked before: the first failure is reported */
+    expect_fail(&in, LMB_CHECK_ERRORS,
+                "1 lockmap errors, 0 new keys already present");
+    in = cache_run();
+    in.torn_reads = 2;
+    expect_fail(&in, LMB_CHECK_WHOLE,
+                "0 values and 2 reads with words that disagree "
+                "(half-written)");
+    lmb_verdict v = lmb_verify(&(lmb_verify_in){.target = LMB_VERIFY_LOCK});
+    assert_false(v.checked & LMB_CHECK_WHOLE);
+}
+
 static void lock_failures(void **state) {
     (void)state;
     lmb_verify_in in = lock_run();
@@ -236,6 +265,7 @@ int main(void) {
         cmocka_unit_test(wrong_cached_value),
         cmocka_unit_test(missed_gets),
         cmocka_unit_test(failed_calls),
+        cmocka_unit_test(half_written_values),
         cmocka_unit_test(lock_failures),
         cmocka_unit_test(floor_failures),
     };

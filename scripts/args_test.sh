@@ -26,8 +26,8 @@ LMBENCH_OPTS="variant:names threads:counts duration:secs warmup:secs0
     repeat:count seed:u64 workload:names batch:count hold-us:count keys:count
     dist:dist cs-ns:count0 think-ns:count0 shards:count0 pin:word
     topology:infile csv:outfile format:word latency-sample:count0
-    allocator:word map:word capacity:count list-variants:flag help:flag
-    version:flag"
+    allocator:word map:word capacity:count value-size:vsize read-pct:pct
+    list-variants:flag help:flag version:flag"
 
 # program (BIN/NAME for a binary, else a path under the repository) and its
 # options. A new script: one row here. A row whose script is not in this
@@ -41,7 +41,8 @@ PROGRAMS=(
     "scripts/stress rounds:count help:flag"
     "scripts/modelcheck help:flag"
     "scripts/sweep out:outfile lmbench:infile dry-run:flag help:flag"
-    "scripts/compare baseline:name format:word wide:flag workload:list
+    "scripts/compare baseline:name baseline-workload:name format:word wide:flag
+        workload:list
         dist:list threads:counts help:flag"
     "scripts/plot out:outdir format:word help:flag"
     "scripts/targets format:word help:flag"
@@ -65,6 +66,8 @@ BAD_VALUES() { # KIND: one malformed value a line
     count0) printf '%s\n' "" -1 abc 1.5 1e3 99999999999999999999999 ;;
     counts) printf '%s\n' "" -1 0 abc 1,,2 2,x , 99999999999999999999999 ;;
     u64) printf '%s\n' "" -1 abc 1.5 18446744073709551616 ;;
+    vsize) printf '%s\n' "" -8 0 4 12 abc 8k 65544 99999999999999999999999 ;;
+    pct) printf '%s\n' "" -1 101 abc 9.5 ;;
     secs) printf '%s\n' "" -1 0 abc 1e999 nan inf 1,5 ;;
     secs0) printf '%s\n' "" -1 abc 1e999 nan ;;
     names) printf '%s\n' "" nope , "futex,,spin" ;;

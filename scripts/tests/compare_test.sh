@@ -34,9 +34,42 @@ check "filters keep one table" [ "$(grep -c '^### ' "$TMP/md")" -eq 1 ]
 check "wide: ratio (Mops) per thread count" \
     grep -qE '^a +2\.00 \(16\.00\) +2\.00 \(0\.500\)$' "$TMP/wide"
 
+# Value sizes split the tables; --baseline-workload=get takes each row's
+# ratio to the same variant's get in the same repetition, with the same value
+# size (shared_fixture.csv): futex read-shared at 8 bytes is 1.25 pairwise
+# (15/10, 20/20), not 17.5/15 from the medians; rw pairs with get although
+# only rw has a read_pct; tbb's FAIL row leaves one pair at 4096.
+SF="$ROOT/scripts/tests/shared_fixture.csv"
+"$C" --baseline-workload=get "$SF" >"$TMP/sw" 2>"$TMP/swerr"
+check "baseline-workload: exit 0" [ $? -eq 0 ]
+cp "$TMP/sw" "$TMP/out"
+line=$(row "== read-shared, uniform, value_size=8, 2 threads" futex)
+check "read-shared x get, 8 bytes: '$line'" [ "$(echo $line)" = "futex 17.50 15.00-20.00 1.25 0.1 1 2" ]
+line=$(row "== read-shared, uniform, value_size=4096, 2 threads" futex)
+check "read-shared x get, 4096 bytes: '$line'" [ "$(echo "$line" | awk '{print $4}')" = 2.50 ]
+line=$(row "== read-shared, uniform, value_size=4096, 2 threads" tbb)
+check "FAIL row left out of the pairs: '$line'" [ "$(echo $line)" = "tbb 2.000 2.000-2.000 2.00 1 1 1" ]
+line=$(row "== entry, uniform, 2 threads" futex)
+check "entry x get: '$line'" [ "$(echo "$line" | awk '{print $4}')" = 0.50 ]
+line=$(row "== rw, uniform, 2 threads" futex)
+check "rw x get (read_pct aside): '$line'" [ "$(echo "$line" | awk '{print $4}')" = 1.20 ]
+line=$(row "== get, uniform, value_size=8, 2 threads" tbb)
+check "get x get is 1.00: '$line'" [ "$(echo "$line" | awk '{print $4}')" = 1.00 ]
+"$C" --baseline-workload=get --wide --workload=read-shared "$SF" >"$TMP/sww" 2>/dev/null
+check "wide, baseline workload: title" grep -qx "== read-shared, uniform, value_size=4096" "$TMP/sww"
+check "wide, baseline workload: cell" grep -qE '^futex +1\.25 \(17\.50\)$' "$TMP/sww"
+# Variant ratios by value size, as before.
+"$C" --baseline=futex --workload=get "$SF" >"$TMP/out" 2>/dev/null
+line=$(row "== get, uniform, value_size=4096, 2 threads" tbb)
+check "tbb x futex, get 4096: '$line'" [ "$(echo "$line" | awk '{print $4}')" = 0.38 ]
+
 # Bad input: exit 2, one line naming the problem.
 expect_bad "unknown baseline" "--baseline=nope" "$C" --baseline=nope "$FIXTURE"
 expect_bad "bad format" "--format=html" "$C" --format=html "$FIXTURE"
+expect_bad "unknown baseline workload" "--baseline-workload=scan" "$C" \
+    --baseline-workload=scan "$SF"
+expect_bad "two kinds of baseline" "not with --baseline" "$C" --baseline=futex \
+    --baseline-workload=get "$SF"
 expect_bad "bad threads" "--threads=0" "$C" --threads=0 "$FIXTURE"
 expect_bad "no files" "no CSV file" "$C"
 expect_bad "missing file" "$TMP/none.csv" "$C" "$TMP/none.csv"

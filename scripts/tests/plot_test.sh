@@ -34,6 +34,15 @@ LMBENCH_BIN_DIR="$TMP/none" "$P" "$FIXTURE" --out="$TMP/nolm" >/dev/null 2>"$TMP
 check "no lmbench to ask: exit 1" [ $? -eq 1 ]
 check "no lmbench to ask: says so" grep -q "list-variants" "$TMP/nolm.err"
 
+# Value sizes and rw's read percentage split the figures
+# (shared_fixture.csv): 8-byte values keep the plain name.
+"$P" "$ROOT/scripts/tests/shared_fixture.csv" --out="$TMP/sizes" --format=svg \
+    >/dev/null 2>"$TMP/sizes.err"
+check "value sizes: exit 0 ($(cat "$TMP/sizes.err"))" [ $? -eq 0 ]
+check "value sizes: one figure per size" \
+    [ "$(ls "$TMP/sizes" | tr '\n' ' ')" = "entry-uniform.svg get-uniform-4096B.svg get-uniform.svg read-shared-uniform-4096B.svg read-shared-uniform.svg rw-uniform-read95.svg " ]
+check "value size in the title" grep -q "4096-byte values" "$TMP/sizes/get-uniform-4096B.svg"
+
 check "--format=png only" [ "$(ls "$TMP/png" | grep -c svg)" -eq 0 ]
 
 expect_bad "missing input" "no such folder or file" "$P" "$TMP/none"

@@ -55,6 +55,54 @@ check "dry run prints 16 commands" [ "$(grep -c '^REP=' "$TMP/dry")" -eq 16 ]
 check "dry run writes no CSV" [ ! -e "$TMP/dry.csv" ]
 check "dry run writes no commands file" [ ! -e "$TMP/dry.commands" ]
 
+# value_sizes and interleave = workloads (smoke-values.conf): futex and
+# global, get at 8 and 64 bytes, floor (no map values) at 8 only: 6 rows from
+# 2 lmbench runs, each running the value size's workloads together.
+VOUT="$TMP/res/values.csv"
+VCMDS="$TMP/res/values.commands"
+vkeys() {
+    python3 - "$VOUT" <<'PY' | sort
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    print(",".join(r[c] for c in ("variant", "workload", "value_size", "verify")))
+PY
+}
+"$S" smoke-values --lmbench="$LMB" --out="$VOUT" >/dev/null 2>"$TMP/verr"
+check "value sizes: exit 0 ($(tail -n 3 "$TMP/verr"))" [ $? -eq 0 ]
+WANT="futex,floor,8,ok futex,get,64,ok futex,get,8,ok global,floor,8,ok global,get,64,ok global,get,8,ok "
+check "value sizes: get at 8 and 64, floor once: $(vkeys | tr '\n' ' ')" \
+    [ "$(vkeys | tr '\n' ' ')" = "$WANT" ]
+runs_of() { # WORKLOADS VALUE-SIZE: lmbench runs of both variants recorded
+    grep -c "^REP=1 lmbench --variant=futex,global --threads=1 --workload=$1 --dist=uniform --value-size=$2 " "$VCMDS"
+}
+check "value sizes: 8 bytes, get and floor in one run" [ "$(runs_of get,floor 8)" -eq 1 ]
+check "value sizes: 64 bytes, get alone" [ "$(runs_of get 64)" -eq 1 ]
+check "value sizes: 2 lmbench runs" [ "$(grep -c '^REP=' "$VCMDS")" -eq 2 ]
+# Two rows of the first run lost (futex floor, global get): the rerun runs
+# the missing workloads and variants together, and appends only the 2 rows
+# that were missing.
+python3 - "$VOUT" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+h = rows[0]
+c = {n: i for i, n in enumerate(h)}
+keep = [r for r in rows[1:] if not (r[c["variant"]] == "futex" and r[c["workload"]] == "floor")
+        and not (r[c["variant"]] == "global" and r[c["workload"]] == "get"
+                 and r[c["value_size"]] == "8")]
+csv.writer(open(sys.argv[1], "w", newline=""), lineterminator="\n").writerows([h] + keep)
+PY
+check "value sizes: 4 rows left" [ "$(vkeys | wc -l)" -eq 4 ]
+"$S" smoke-values --lmbench="$LMB" --out="$VOUT" >/dev/null 2>"$TMP/verr2"
+check "value sizes, resumed: exit 0 ($(tail -n 3 "$TMP/verr2"))" [ $? -eq 0 ]
+check "value sizes, resumed: says what it skips" grep -q "4 rows already in" "$TMP/verr2"
+check "value sizes, resumed: the same 6 rows, none twice: $(vkeys | tr '\n' ' ')" \
+    [ "$(vkeys | tr '\n' ' ')" = "$WANT" ]
+check "value sizes, resumed: one run of both workloads and variants" \
+    [ "$(runs_of get,floor 8)" -eq 2 ]
+check "value sizes, resumed: 3 lmbench runs in all" [ "$(grep -c '^REP=' "$VCMDS")" -eq 3 ]
+"$S" smoke-values --lmbench="$LMB" --out="$VOUT" --dry-run >"$TMP/vdry" 2>/dev/null
+check "value sizes: complete, nothing to do" [ ! -s "$TMP/vdry" ]
+
 expect_bad "unknown sweep" "no sweep named 'nope'" "$S" nope --lmbench="$LMB"
 expect_bad "no name" "no sweep name" "$S" --lmbench="$LMB"
 expect_bad "bad --out" "--out=/proc/x.csv" "$S" smoke --out=/proc/x.csv
