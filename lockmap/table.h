@@ -118,7 +118,9 @@ static inline lm_state *find_slot(lockmap *map, lm_shard *sh, uint64_t h,
 static inline void table_remove(lockmap *map, lm_shard *sh, lm_state *st) {
     lm_table *t = table_locked(sh);
     uint64_t h = st_rehash(map, st);
-    for (size_t n = 0;; n++) {
+    /* Bounded, though a linked state is always found: a broken invariant
+     * should fail a test's assertion, not hang it. */
+    for (size_t n = 0; n <= t->mask; n++) {
         lm_line *line = probe_line(t, h, n);
         for (int i = 0; i < LM_LINE_SLOTS; i++) {
             if (slot_locked(line, i) != st) continue;
