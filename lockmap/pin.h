@@ -188,12 +188,13 @@ static inline void entry_write_back(lm_entry *e) {
     shared_store(st_value(e->st), e->copy, size);
 }
 
-/* Wait for the key lock of a pinned state, and then for its shared holders
- * to leave (readers.h), as `how` says. 0 held; -EBUSY or -ETIMEDOUT, the
- * reference dropped again. */
-LM_BY_KIND int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
-                           lm_wait how, const struct timespec *deadline,
-                           lm_entry *e, bool lru) {
+/* Wait for the key lock of a pinned state, and then until fewer than
+ * `readers` shared holders are in (readers.h: 1 for an exclusive hold, room
+ * for one more for a shared one), as `how` says. 0 with the key lock held;
+ * -EBUSY or -ETIMEDOUT, the reference dropped again. */
+LM_BY_KIND int lock_pinned_below(lockmap *map, lm_shard *sh, lm_state *st,
+                                 lm_wait how, const struct timespec *deadline,
+                                 lm_entry *e, uint32_t readers, bool lru) {
     bool got = true;
     if (how == WAIT_FOREVER)
         lm_lock_acquire(&st->lock, &e->waiter);
@@ -201,7 +202,7 @@ LM_BY_KIND int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
         got = lm_lock_try(&st->lock, &e->waiter);
     else
         got = lm_lock_timed(&st->lock, &e->waiter, deadline);
-    if (got && !readers_below(st, 1, how != WAIT_NEVER, deadline)) {
+    if (got && !readers_below(st, readers, how != WAIT_NEVER, deadline)) {
         lm_lock_release(&st->lock, &e->waiter);
         got = false;
     }
@@ -209,6 +210,17 @@ LM_BY_KIND int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
         unpin(map, sh, st, lru);
         return how == WAIT_NEVER ? -EBUSY : -ETIMEDOUT;
     }
+    return 0;
+}
+
+/* Wait for the key lock of a pinned state, and then for its shared holders
+ * to leave, as `how` says. 0 held; -EBUSY or -ETIMEDOUT, the reference
+ * dropped again. */
+LM_BY_KIND int lock_pinned(lockmap *map, lm_shard *sh, lm_state *st,
+                           lm_wait how, const struct timespec *deadline,
+                           lm_entry *e, bool lru) {
+    int rc = lock_pinned_below(map, sh, st, how, deadline, e, 1, lru);
+    if (rc) return rc;
     writes_begin(st);
     entry_hold(e, map, st, true, lru);
     return 0;

@@ -53,22 +53,9 @@ LM_BY_KIND void shared_join(lockmap *map, lm_state *st, lm_entry *e,
 LM_BY_KIND int lock_pinned_shared(lockmap *map, lm_shard *sh, lm_state *st,
                                   lm_wait how, const struct timespec *deadline,
                                   lm_entry *e, bool lru) {
-    bool got = true;
-    if (how == WAIT_FOREVER)
-        lm_lock_acquire(&st->lock, &e->waiter);
-    else if (how == WAIT_NEVER)
-        got = lm_lock_try(&st->lock, &e->waiter);
-    else
-        got = lm_lock_timed(&st->lock, &e->waiter, deadline);
-    if (got &&
-        !readers_below(st, LM_READERS_MAX, how != WAIT_NEVER, deadline)) {
-        lm_lock_release(&st->lock, &e->waiter);
-        got = false;
-    }
-    if (!got) {
-        unpin(map, sh, st, lru);
-        return how == WAIT_NEVER ? -EBUSY : -ETIMEDOUT;
-    }
+    int rc =
+        lock_pinned_below(map, sh, st, how, deadline, e, LM_READERS_MAX, lru);
+    if (rc) return rc;
     shared_join(map, st, e, true, lru);
     return 0;
 }
