@@ -67,7 +67,7 @@ for c in variant workload dist threads keys shards pin cs_ns think_ns rep \
     jain min_thread_ops max_thread_ops cpu_user_s cpu_sys_s cpu_s_per_mop \
     vcsw ivcsw verify cpu_model cores numa_nodes kernel compiler allocator \
     allocator_version git_commit timestamp keygen_ns map capacity hit_ratio \
-    evictions hit_ratio_model; do
+    evictions hit_ratio_model lru_policy; do
     "$CSV_QUERY" "$csv" "$c" >/dev/null 2>&1 || fail "no column $c"
 done
 
@@ -178,6 +178,22 @@ awk -F'\t' '$3 != "lru" || $4 != 500 || $5 != "ok" { print "FAIL: LRU row: " $0;
     $2 == "cache" && $9 >= 20000 && ($7 - $8 > 0.05 || $8 - $7 > 0.05) {
         print "FAIL: hit ratio far from the LRU model: " $0; bad = 1 }
     END { exit bad }' "$TMP/lq" >&2 || FAILED=1
+# The same under CLOCK (--lru-policy=clock): lookups mark keys without
+# locks, and the hit ratio still lies near Che's LRU estimate.
+"$LMBENCH" --variant=all --map=lru --lru-policy=clock --capacity=500 \
+    --keys=2000 --dist=zipf --workload=entry,read-shared,batch,cache \
+    --threads=2 --duration=0.3 --warmup=0.1 --format=csv >"$TMP/clock.csv" ||
+    fail "CLOCK runs failed"
+"$CSV_QUERY" "$TMP/clock.csv" variant workload lru_policy verify evictions \
+    hit_ratio hit_ratio_model ops >"$TMP/cq" || fail "CLOCK CSV"
+[ "$(wc -l <"$TMP/cq")" -ge 32 ] || fail "CLOCK rows: $(wc -l <"$TMP/cq")"
+awk -F'\t' '$3 != "clock" || $4 != "ok" { print "FAIL: CLOCK row: " $0; bad = 1 }
+    $2 == "cache" && !($5 > 0) { print "FAIL: CLOCK cache evicted nothing: " $0; bad = 1 }
+    $2 == "cache" && $8 >= 20000 && ($6 - $7 > 0.05 || $7 - $6 > 0.05) {
+        print "FAIL: CLOCK hit ratio far from the LRU model: " $0; bad = 1 }
+    END { exit bad }' "$TMP/cq" >&2 || FAILED=1
+[ "$("$CSV_QUERY" "$TMP/lru.csv" lru_policy | sort -u)" = "strict" ] ||
+    fail "default LRU rows: lru_policy not strict"
 LMBENCH_FAULT=verify "$LMBENCH" --variant="${VARIANTS[0]}" --map=lru \
     --capacity=100 --workload=entry --threads=2 --duration=0.1 --warmup=0 \
     --keys=500 --format=csv >"$TMP/lf.csv" 2>/dev/null

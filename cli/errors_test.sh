@@ -39,6 +39,8 @@ check "--dist=zipf:0" --dist=zipf:0
 check "--dist=zipf:9" --dist=zipf:9
 check "--dist=hotset:2:0.1" --dist=hotset:2:0.1
 check "--dist=pareto" --dist=pareto
+check "--lru-policy=lfu" --map=lru --capacity=10 --lru-policy=lfu
+check "--lru-policy=clock" --lru-policy=clock
 check "--cs-ns=-3" --cs-ns=-3
 check "--think-ns=x" --think-ns=x
 check "--shards=-1" --shards=-1

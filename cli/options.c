@@ -389,6 +389,15 @@ static int set_map(const opt_arg *a) {
     return 0;
 }
 
+/* The names are lockmap_lru_policy's, in its order (run_setup.c). */
+static int set_lru_policy(const opt_arg *a) {
+    static const char *const names[] = {"strict", "clock"};
+    int i = choice(a->val, names, 2);
+    if (i < 0) return bad(a, "must be strict or clock");
+    a->o->lru_policy = names[i];
+    return 0;
+}
+
 static int set_git_commit(const opt_arg *a) {
     a->o->git_commit = a->val;
     return 0;
@@ -446,6 +455,7 @@ static const struct option {
     {"allocator", set_allocator, true},
     {"map", set_map, true},
     {"capacity", set_capacity, true},
+    {"lru-policy", set_lru_policy, true},
     {"value-size", set_value_size, true},
     {"read-pct", set_read_pct, true},
     {"help", set_help, false},
@@ -565,6 +575,9 @@ static int check_map(lmb_opts *o, char *err, size_t errlen) {
     if (!o->lru && o->capacity)
         return fail(err, errlen, "--capacity=%llu: only with --map=lru",
                     (unsigned long long)o->capacity);
+    if (!o->lru && o->lru_policy)
+        return fail(err, errlen, "--lru-policy=%s: only with --map=lru",
+                    o->lru_policy);
     if (!o->lru) return 0;
     size_t kept = 0;
     for (size_t i = 0; i < o->nvariants; i++) {

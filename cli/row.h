@@ -24,7 +24,8 @@
                                                     X(hit_ratio) X(evictions)  \
                                                         X(hit_ratio_model)     \
                                                             X(value_size)      \
-                                                                X(read_pct)
+                                                                X(read_pct) \
+                                                                    X(lru_policy)
 
 enum {
 #define LMB_COL_ENUM(n) LMB_COL_##n,

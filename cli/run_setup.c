@@ -51,6 +51,9 @@ static void build_lru_map(run *R) {
     lockmap_lru_options lo = {
         .value_size = (size_t)R->o->value_size,
         .capacity = (size_t)R->o->capacity,
+        .policy = R->o->lru_policy && strcmp(R->o->lru_policy, "clock") == 0
+                      ? LOCKMAP_LRU_CLOCK
+                      : LOCKMAP_LRU_STRICT,
         .shards = (size_t)R->o->shards,
         .seed = R->map_seed,
         .value_drop = count_dropped,

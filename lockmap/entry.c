@@ -2,9 +2,7 @@
  * lockmap/map.h): unlocking, the key, and the value operations of
  * lockmap.h's entry functions. Each call reads once which map locked the
  * entry and runs that map's path; below that branch nothing tests the kind
- * again (`lru` is a literal). The plain map's lock-free paths are not needed
- * here, and must not serve LRU entries. */
-#define LM_NO_LOCKFREE_PATHS
+ * again (`lru` is a literal). */
 #include <errno.h>
 
 #include "lockmap/lru_list.h"
@@ -60,9 +58,9 @@ int lockmap_entry_insert(lockmap_entry *entry, const void *value,
     if (!entry || !value || !entry_impl(entry)->st) return -EINVAL;
     lm_entry *e = entry_impl(entry);
     if (e->shared) return -EPERM;
-    if (e->lru) return entry_set(e, value, old_out, true);
     entry_write_back(e);
-    int rc = entry_set(e, value, old_out, false);
+    int rc = e->lru ? entry_set(e, value, old_out, true)
+                    : entry_set(e, value, old_out, false);
     entry_refresh(e);
     return rc;
 }
@@ -71,9 +69,9 @@ int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
     if (!entry || !entry_impl(entry)->st) return -EINVAL;
     lm_entry *e = entry_impl(entry);
     if (e->shared) return -EPERM;
-    if (e->lru) return entry_take(e, old_out, true);
     entry_write_back(e);
-    int rc = entry_take(e, old_out, false);
+    int rc = e->lru ? entry_take(e, old_out, true)
+                    : entry_take(e, old_out, false);
     entry_refresh(e);
     return rc;
 }
@@ -117,14 +115,13 @@ void *lockmap_entry_or_insert_with(lockmap_entry *entry,
         errno = rc < 0 ? -rc : rc;
         return NULL;
     }
-    if (e->lru) {
-        value_appeared(e->map, e->st, true);
-        return slot;
-    }
     if (e->map->shared_values) {
         shared_store(st_value(e->st), slot, e->map->value_size);
         e->copied = true;
     }
-    value_appeared(e->map, e->st, false);
+    if (e->lru)
+        value_appeared(e->map, e->st, true);
+    else
+        value_appeared(e->map, e->st, false);
     return slot;
 }

@@ -1,14 +1,12 @@
-/* The plain map's lock-free paths (see DESIGN in lockmap/map.h): the table
- * probe without the shard lock and its miss proof, try_held, the lock-free pin
- * and the lock-free get. They rely on dead states staying readable (pooled,
- * never freed), which holds for plain maps only: only lockmap.c includes
- * this header, so the LRU map cannot reach them. Internal header. */
+/* The lock-free paths (see DESIGN in lockmap/map.h): the table probe without
+ * the shard lock and its miss proof, try_held, the lock-free pin and the
+ * lock-free get. They rely on dead states staying readable (pooled, never
+ * freed) and on a value going only through its key lock's holder. The plain
+ * map runs them, and so does the LRU map under policies that mark uses
+ * instead of reordering (lookup.h); `lru` is always a literal. Internal
+ * header. */
 #ifndef LOCKMAP_LOCKFREE_H
 #define LOCKMAP_LOCKFREE_H
-
-#ifdef LM_NO_LOCKFREE_PATHS
-#error "lockfree.h is the plain map's: it reads dead states the LRU map frees"
-#endif
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -85,8 +83,8 @@ typedef enum { TRY_HELD, TRY_ABSENT, TRY_LOCKED_PATH } lm_try;
  * state that may belong to another key could break lock_batch's global
  * order. TRY_ABSENT: the key has no state, proved without a lock;
  * TRY_LOCKED_PATH: anything else (pin and wait). */
-static inline lm_try try_held(lockmap *map, uint64_t h, const void *key,
-                              size_t klen, lm_entry *e) {
+LM_BY_KIND lm_try try_held(lockmap *map, uint64_t h, const void *key,
+                           size_t klen, lm_entry *e, bool lru) {
     bool absent;
     lm_state *st = find_lockfree(shard_of(map, h), h, &absent);
     if (!st) return absent ? TRY_ABSENT : TRY_LOCKED_PATH;
@@ -99,7 +97,7 @@ static inline lm_try try_held(lockmap *map, uint64_t h, const void *key,
     if (!(w & LM_DEAD) && (w & LM_HAS_VALUE) && readers_of(w) == 0 &&
         st_matches(map, st, key, klen)) {
         writes_begin(st);
-        entry_hold(e, map, st, false, false);
+        entry_hold(e, map, st, false, lru);
         return TRY_HELD;
     }
     lm_lock_release(&st->lock, &e->waiter);
@@ -108,8 +106,8 @@ static inline lm_try try_held(lockmap *map, uint64_t h, const void *key,
 
 /* Take a reference without the shard lock, if the key's state is there and
  * alive; NULL sends the caller to the locked path. */
-static inline lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
-                                     const void *key, size_t klen) {
+LM_BY_KIND lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
+                                  const void *key, size_t klen, bool lru) {
     bool absent;
     lm_state *st = find_lockfree(sh, h, &absent);
     if (!st) return NULL;
@@ -121,7 +119,7 @@ static inline lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
     } while (!atomic_compare_exchange_weak_explicit(
         &st->word, &w, w + LM_REF, memory_order_acquire, memory_order_relaxed));
     if (st_matches(map, st, key, klen)) return st;
-    unpin(map, sh, st, false); /* reused for another key meanwhile */
+    unpin(map, sh, st, lru); /* reused for another key meanwhile */
     return NULL;
 }
 
@@ -133,11 +131,11 @@ static inline lm_state *pin_lockfree(lockmap *map, lm_shard *sh, uint64_t h,
  * die), so the key bytes read are the state's. Holders write the value and
  * new_state the key as shared bytes (shared_bytes.h), which are read here
  * the same way, so a copy that races with a write is no data race: it is
- * thrown away. Only for shared_values maps. 1 found, 0 absent, -1
- * undecided: take the lock. */
+ * thrown away. Only for shared_values maps. 1 found (the state in *found
+ * unless found is NULL), 0 absent, -1 undecided: take the lock. */
 static inline __attribute__((always_inline)) int
 get_lockfree_sized(lockmap *map, uint64_t h, const void *key, size_t klen,
-                   void *value_out, size_t size) {
+                   void *value_out, size_t size, lm_state **found) {
     bool absent;
     lm_state *st = find_lockfree(shard_of(map, h), h, &absent);
     if (!st) return absent ? 0 : -1;
@@ -162,6 +160,7 @@ get_lockfree_sized(lockmap *map, uint64_t h, const void *key, size_t klen,
      * larger (writes_begin's release fence). */
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&st->writes, memory_order_relaxed) != n) return -1;
+    if (found) *found = st;
     if (!value_out) return 1;
     if (size == sizeof one)
         memcpy(value_out, &one, sizeof one);
@@ -172,19 +171,19 @@ get_lockfree_sized(lockmap *map, uint64_t h, const void *key, size_t klen,
 
 /* Values of any size, copied through a buffer on the stack: out of line, so
  * that the common 8-byte case below needs no buffer (nor a stack guard). */
-static __attribute__((noinline)) int get_lockfree_any(lockmap *map, uint64_t h,
-                                                      const void *key,
-                                                      size_t klen,
-                                                      void *value_out) {
-    return get_lockfree_sized(map, h, key, klen, value_out, map->value_size);
+static __attribute__((noinline)) int
+get_lockfree_any(lockmap *map, uint64_t h, const void *key, size_t klen,
+                 void *value_out, lm_state **found) {
+    return get_lockfree_sized(map, h, key, klen, value_out, map->value_size,
+                              found);
 }
 
 static inline int get_lockfree(lockmap *map, uint64_t h, const void *key,
-                               size_t klen, void *value_out) {
+                               size_t klen, void *value_out, lm_state **found) {
     if (map->value_size == sizeof(uint64_t))
         return get_lockfree_sized(map, h, key, klen, value_out,
-                                  sizeof(uint64_t));
-    return get_lockfree_any(map, h, key, klen, value_out);
+                                  sizeof(uint64_t), found);
+    return get_lockfree_any(map, h, key, klen, value_out, found);
 }
 
 #endif

@@ -1,7 +1,7 @@
 /* The plain map: lockmap.h's functions (see DESIGN in lockmap/map.h). Its
- * lookups start lock-free (lockfree.h) and fall back to the locked paths it
- * shares with the LRU map (pin.h, value.h), which it calls with lru = false:
- * no LRU code is compiled into these paths. */
+ * lookups (lookup.h) start lock-free and fall back to the locked paths it
+ * shares with the LRU map (pin.h, value.h), all called with lru = false: no
+ * LRU code is compiled into these paths. */
 #include "lockmap/lockmap.h"
 
 #include <errno.h>
@@ -10,12 +10,8 @@
 #include "base/platform.h"
 #include "lockmap/alloc.h"
 #include "lockmap/batch.h"
-#include "lockmap/lockfree.h"
+#include "lockmap/lookup.h"
 #include "lockmap/map.h"
-#include "lockmap/pin.h"
-#include "lockmap/shared.h"
-#include "lockmap/shared_lockfree.h"
-#include "lockmap/value.h"
 #include "lockmap/walk.h"
 
 lockmap *lockmap_new(const lockmap_options *opts) {
@@ -26,7 +22,7 @@ lockmap *lockmap_new(const lockmap_options *opts) {
         return NULL;
     }
     lockmap *map = lm_calloc(1, sizeof *map);
-    if (!map || lm_map_init(map, opts, &g, 0) != 0) {
+    if (!map || lm_map_init(map, opts, &g, NULL) != 0) {
         lm_free(map);
         errno = ENOMEM;
         return NULL;
@@ -43,36 +39,12 @@ void lockmap_free(lockmap *map) {
 /* ---- locking ---------------------------------------------------------------
  */
 
-/* lock_hashed once try_held did not get the key: pin the state (lock-free
- * if it is there, else under the shard lock, creating it for PIN_CREATE;
- * -ENOENT otherwise when absent) and wait as `how` says. Out of line, so
- * that the fast path inlines into its callers with few registers to save. */
-static __attribute__((noinline)) int lock_slow(lockmap *map, uint64_t h,
-                                               const void *key, size_t klen,
-                                               lm_pin_mode mode, lm_wait how,
-                                               const struct timespec *deadline,
-                                               lm_entry *e, lm_try got) {
-    /* A key with no state has no value: only creating needs the lock. */
-    if (got == TRY_ABSENT && mode == PIN_EXISTING) return -ENOENT;
-    lm_shard *sh = shard_of(map, h);
-    lm_state *st = pin_lockfree(map, sh, h, key, klen);
-    if (!st) {
-        int rc = pin_locked(map, sh, h, key, klen, mode, false, false, &st);
-        if (rc) return rc;
-    }
-    return lock_pinned(map, sh, st, how, deadline, e, false);
-}
-
-/* Lock the key: try_held, else lock_slow. */
-static inline int lock_hashed(lockmap *map, uint64_t h, const void *key,
-                              size_t klen, lm_pin_mode mode, lm_wait how,
-                              const struct timespec *deadline,
-                              lockmap_entry *entry) {
-    lm_entry *e = entry_impl(entry);
-    e->st = NULL;
-    lm_try got = try_held(map, h, key, klen, e);
-    if (got == TRY_HELD) return 0;
-    return lock_slow(map, h, key, klen, mode, how, deadline, e, got);
+static inline int lock_plain(lockmap *map, uint64_t h, const void *key,
+                             size_t klen, lm_pin_mode mode, lm_wait how,
+                             const struct timespec *deadline,
+                             lockmap_entry *entry) {
+    return lock_hashed(map, h, key, klen, mode, how, deadline, entry, false,
+                       false);
 }
 
 static int lock_common(lockmap *map, const void *key, size_t klen, lm_wait how,
@@ -81,8 +53,8 @@ static int lock_common(lockmap *map, const void *key, size_t klen, lm_wait how,
         if (entry) entry_impl(entry)->st = NULL;
         return -EINVAL;
     }
-    return lock_hashed(map, key_hash(map, key, klen), key, klen, PIN_CREATE,
-                       how, deadline, entry);
+    return lock_plain(map, key_hash(map, key, klen), key, klen, PIN_CREATE, how,
+                      deadline, entry);
 }
 
 int lockmap_lock(lockmap *map, const void *key, size_t klen,
@@ -101,25 +73,6 @@ int lockmap_timedlock(lockmap *map, const void *key, size_t klen,
     return lock_common(map, key, klen, WAIT_UNTIL, &deadline, entry);
 }
 
-/* Shared locks (shared.h): lock-free first, as lock_hashed; a missing state
- * is created, so that the hold excludes writers of an absent key too. */
-static inline int lock_shared_hashed(lockmap *map, uint64_t h, const void *key,
-                                     size_t klen, lm_wait how,
-                                     const struct timespec *deadline,
-                                     lockmap_entry *entry) {
-    lm_entry *e = entry_impl(entry);
-    e->st = NULL;
-    if (try_held_shared(map, h, key, klen, e) == TRY_HELD) return 0;
-    lm_shard *sh = shard_of(map, h);
-    lm_state *st = pin_lockfree(map, sh, h, key, klen);
-    if (!st) {
-        int rc =
-            pin_locked(map, sh, h, key, klen, PIN_CREATE, false, false, &st);
-        if (rc) return rc;
-    }
-    return lock_pinned_shared(map, sh, st, how, deadline, e, false);
-}
-
 static int lock_shared_common(lockmap *map, const void *key, size_t klen,
                               lm_wait how, const struct timespec *deadline,
                               lockmap_entry *entry) {
@@ -128,7 +81,7 @@ static int lock_shared_common(lockmap *map, const void *key, size_t klen,
         return -EINVAL;
     }
     return lock_shared_hashed(map, key_hash(map, key, klen), key, klen, how,
-                              deadline, entry);
+                              deadline, entry, false);
 }
 
 int lockmap_lock_shared(lockmap *map, const void *key, size_t klen,
@@ -149,8 +102,7 @@ int lockmap_timedlock_shared(lockmap *map, const void *key, size_t klen,
 
 static int lock_batch_key(lockmap *map, uint64_t h, const void *key,
                           size_t klen, lockmap_entry *entry) {
-    return lock_hashed(map, h, key, klen, PIN_CREATE, WAIT_FOREVER, NULL,
-                       entry);
+    return lock_plain(map, h, key, klen, PIN_CREATE, WAIT_FOREVER, NULL, entry);
 }
 
 int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
@@ -160,7 +112,8 @@ int lockmap_lock_batch(lockmap *map, const lockmap_key *keys, size_t n,
 
 static int lock_batch_key_shared(lockmap *map, uint64_t h, const void *key,
                                  size_t klen, lockmap_entry *entry) {
-    return lock_shared_hashed(map, h, key, klen, WAIT_FOREVER, NULL, entry);
+    return lock_shared_hashed(map, h, key, klen, WAIT_FOREVER, NULL, entry,
+                              false);
 }
 
 int lockmap_lock_batch_shared(lockmap *map, const lockmap_key *keys, size_t n,
@@ -171,39 +124,11 @@ int lockmap_lock_batch_shared(lockmap *map, const lockmap_key *keys, size_t n,
 /* ---- one-shot operations ---------------------------------------------------
  */
 
-/* What a one-shot operation does with the key held. */
-typedef enum { OP_GET, OP_INSERT, OP_REMOVE } lm_op;
-
-/* Lock, run, unlock: the same path as an entry, with the entry on our
- * stack. A key with no state is absent: only PIN_CREATE operations make
- * one. */
-static inline int one_shot(lockmap *map, uint64_t h, const void *key,
-                           size_t klen, lm_op op, const void *in, void *out) {
-    lockmap_entry entry;
-    lm_pin_mode mode = op == OP_INSERT ? PIN_CREATE : PIN_EXISTING;
-    int rc = lock_hashed(map, h, key, klen, mode, WAIT_FOREVER, NULL, &entry);
-    if (rc == -ENOENT) return 0;
-    if (rc) return rc;
-    lm_entry *e = entry_impl(&entry);
-    if (op == OP_GET)
-        rc = entry_get(e, out);
-    else if (op == OP_INSERT)
-        rc = entry_set(e, in, out, false);
-    else
-        rc = entry_take(e, out, false);
-    release_entry(e, false);
-    return rc;
-}
-
 /* lockmap_get (value_out NULL: lockmap_contains): lock-free first. */
 static int get(lockmap *map, const void *key, size_t klen, void *value_out) {
     if (!map || bad_key(key, klen)) return -EINVAL;
-    uint64_t h = key_hash(map, key, klen);
-    if (map->shared_values) {
-        int rc = get_lockfree(map, h, key, klen, value_out);
-        if (rc >= 0) return rc;
-    }
-    return one_shot(map, h, key, klen, OP_GET, NULL, value_out);
+    return get_hashed(map, key_hash(map, key, klen), key, klen, value_out,
+                      OP_GET, false);
 }
 
 int lockmap_get(lockmap *map, const void *key, size_t klen, void *value_out) {
@@ -218,13 +143,13 @@ int lockmap_insert(lockmap *map, const void *key, size_t klen,
                    const void *value, void *old_out) {
     if (!map || !value || bad_key(key, klen)) return -EINVAL;
     return one_shot(map, key_hash(map, key, klen), key, klen, OP_INSERT, value,
-                    old_out);
+                    old_out, false);
 }
 
 int lockmap_remove(lockmap *map, const void *key, size_t klen, void *old_out) {
     if (!map || bad_key(key, klen)) return -EINVAL;
     return one_shot(map, key_hash(map, key, klen), key, klen, OP_REMOVE, NULL,
-                    old_out);
+                    old_out, false);
 }
 
 /* ---- walks -----------------------------------------------------------------

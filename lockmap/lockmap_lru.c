@@ -1,12 +1,11 @@
 /* The LRU map: lockmap_lru.h's functions (see DESIGN in lockmap/map.h). A
- * core map (struct lockmap, its first member) run through the locked paths
- * it shares with the plain map (pin.h, value.h, walk.h, batch.h) with
- * lru = true: every lookup under the shard lock, promoting the key in its
- * shard's LRU list (lru_list.h); dead states freed at once. Here: eviction
- * down to each shard's share, pop, and the public functions. It never
- * includes lockfree.h: those paths would read freed states (the define below
- * makes that header refuse to compile here). */
-#define LM_NO_LOCKFREE_PATHS
+ * core map (struct lockmap, its first member) run with lru = true through
+ * the paths it shares with the plain map (pin.h, value.h, walk.h, batch.h).
+ * Under the strict policy every lookup runs under the shard lock and moves
+ * the key to the front of its shard's list (lru_list.h); under CLOCK the
+ * lookups are the plain map's lock-free ones (lookup.h), which only mark
+ * the key used. Here: eviction down to each shard's share, pop, and the
+ * public functions, which pick the policy's path. */
 #include "lockmap/lockmap_lru.h"
 
 #include <errno.h>
@@ -16,6 +15,7 @@
 #include "base/platform.h"
 #include "lockmap/alloc.h"
 #include "lockmap/batch.h"
+#include "lockmap/lookup.h"
 #include "lockmap/lru_list.h"
 #include "lockmap/map.h"
 #include "lockmap/pin.h"
@@ -26,6 +26,7 @@
 
 struct lockmap_lru {
     lockmap core; /* first: lm_lru_evict gets back here from it */
+    lockmap_lru_policy policy;
     _Atomic size_t evictions;
     _Atomic size_t pop_cursor;
 };
@@ -35,54 +36,105 @@ static inline lockmap *core_of(lockmap_lru *m) { return m ? &m->core : NULL; }
 /* ---- eviction --------------------------------------------------------------
  */
 
-/* A killed state that still has its value, kept for walk.h's
- * free_deferred: HAS_VALUE goes back into the dead word to say the value
- * is still to be dropped (dead words are not otherwise read but for
- * LM_DEAD). Shard lock held. */
-static void keep_dead_value(lm_shard *sh, lm_state *st) {
-    /* Relaxed: dead, so nobody else writes it; the shard lock orders it. */
-    atomic_store_explicit(&st->word, LM_DEAD | LM_HAS_VALUE,
-                          memory_order_relaxed);
-    defer_free(sh, st);
-}
-
-/* Drop and free the states unlinked by eviction, with no lock held. */
-static void release_victims(lockmap_lru *m, lm_lru_links *victims) {
+/* Drop the values of the states unlinked by eviction with no lock held,
+ * then pool the states (lockmap_lru_pop does the same for one). A dead state
+ * out of its slot and not yet pooled is nobody's: its value bytes stay as
+ * they are until we drop them. */
+static void release_victims(lockmap_lru *m, lm_shard *sh,
+                            lm_lru_links *victims) {
+    if (!victims) return;
+    for (lm_lru_links *l = victims; l; l = l->next)
+        drop_value(&m->core, st_value(lru_state(l)));
+    lm_shard_lock_acquire(&sh->lock);
     for (lm_lru_links *next; victims; victims = next) {
         next = victims->next;
-        lm_state *st = lru_state(victims);
-        drop_value(&m->core, st_value(st));
-        lm_state_free(&m->core, st);
+        lm_pool_put(&m->core, sh, lru_state(victims));
     }
+    lm_shard_lock_release(&sh->lock);
 }
 
-/* Kill least recently used values nobody references until the shard is back
- * within its share (or only referenced ones are left). Returns them chained
- * through their LRU links (out of the list now), for release_victims once
- * the shard lock is gone; those a walk may still look at go to the deferred
- * list instead. */
+/* Eviction and pop take a victim only under its key lock, taken without
+ * waiting: a value goes only through its key lock's holder (try_held holds
+ * a key without a reference, so an unreferenced word does not mean a free
+ * key), and the key lock is let go again at once (a free lock stays valid
+ * for reuse). True with st's key lock held if nobody references st. Shard
+ * lock held. */
+static bool victim_try(lm_state *st, lm_waiter_t *w) {
+    /* Relaxed: a first look; kill's CAS decides. */
+    if (atomic_load_explicit(&st->word, memory_order_relaxed) != LM_HAS_VALUE)
+        return false; /* held, waited for, read or walked */
+    return lm_lock_try(&st->lock, w);
+}
+
+/* With st's key lock (victim_try): kill st if nobody referenced it
+ * meanwhile, with the write count odd around the kill, as for any removal,
+ * for lock-free gets; let the key lock go; take st out of its slot and the
+ * list. Shard lock held. */
+static bool victim_kill(lockmap *map, lm_shard *sh, lm_state *st,
+                        lm_waiter_t *w) {
+    writes_begin(st);
+    bool killed = kill(st, LM_HAS_VALUE);
+    writes_end(st);
+    lm_lock_release(&st->lock, w);
+    if (!killed) return false;
+    unlink_dead(map, sh, st, true);
+    count_values(sh, -1);
+    return true;
+}
+
+/* CLOCK's second chance: a value marked used since the hand last passed
+ * loses its mark and goes back to the front instead of being evicted.
+ * Strict maps have no marks. Shard lock held. */
+static bool second_chance(lockmap *map, lm_shard *sh, lm_state *st) {
+    if (!map->lru_marks) return false;
+    _Atomic uint32_t *mark = lru_mark(st);
+    /* Relaxed: a hint (lru_list.h). */
+    if (!atomic_load_explicit(mark, memory_order_relaxed)) return false;
+    atomic_store_explicit(mark, 0, memory_order_relaxed);
+    lru_push_front(sh, st);
+    return true;
+}
+
+/* How far one sweep goes: every value at most twice (once to clear its mark,
+ * once to evict it), however often lookups mark values meanwhile. */
+static size_t sweep_budget(lm_shard *sh) {
+    return 2 * count_of_values(sh) + 2; /* and the wrap past the sentinel */
+}
+
+/* The next value a sweep looks at after l, from the old end towards the
+ * new; CLOCK's hand wraps around (the marks it cleared on the way may have
+ * left victims behind it), the strict order does not. NULL: stop. Shard
+ * lock held. */
+static lm_lru_links *sweep_next(lockmap *map, lm_shard *sh, lm_lru_links *l) {
+    lm_lru_links *newer = l->prev;
+    if (newer != &sh->lru) return newer;
+    if (!map->lru_marks || sh->lru.prev == &sh->lru) return NULL;
+    return sh->lru.prev;
+}
+
+/* Evict from the old end of the list until the shard is back within its
+ * share (or only values in use are left): the least recently used values
+ * under the strict policy; under CLOCK the oldest insertions, with a second
+ * chance for those used since. Returns the victims chained through their
+ * LRU links (out of the list now), for release_victims once the shard lock
+ * is gone. */
 static lm_lru_links *evict_locked(lockmap *map, lm_shard *sh, size_t *evicted) {
     lm_lru_links *victims = NULL;
-    size_t n = count_of_values(sh);
-    lm_lru_links *l = sh->lru.prev;
-    while (n > sh->share && l != &sh->lru) {
-        lm_lru_links *older = l->prev;
+    size_t budget = sweep_budget(sh);
+    lm_lru_links *l = sh->lru.prev == &sh->lru ? NULL : sh->lru.prev;
+    while (l && count_of_values(sh) > sh->share && budget--) {
+        /* Before st moves (second chance) or leaves the list. */
+        lm_lru_links *next = sweep_next(map, sh, l);
         lm_state *st = lru_state(l);
-        if (kill(st, LM_HAS_VALUE)) {
-            unlink_dead(map, sh, st, true);
-            count_values(sh, -1);
-            n--;
+        lm_waiter_t w;
+        if (!second_chance(map, sh, st) && victim_try(st, &w) &&
+            victim_kill(map, sh, st, &w)) {
             ++*evicted;
-            if (sh->walkers) {
-                /* A walk may still look at it: walk.h drops the value and
-                 * frees it when the last walker leaves. */
-                keep_dead_value(sh, st);
-            } else {
-                lru_links(st)->next = victims;
-                victims = lru_links(st);
-            }
+            lru_links(st)->next = victims;
+            victims = lru_links(st);
+            if (next == l) break; /* it was the only one */
         }
-        l = older;
+        l = next;
     }
     return victims;
 }
@@ -98,7 +150,7 @@ void lm_lru_evict(lockmap *map, lm_shard *sh) {
     /* Only LRU maps call this, and their core is a lockmap_lru's first
      * member. */
     lockmap_lru *m = (lockmap_lru *)map;
-    release_victims(m, victims);
+    release_victims(m, sh, victims);
     if (evicted) /* Relaxed: a statistic. */
         atomic_fetch_add_explicit(&m->evictions, evicted, memory_order_relaxed);
 }
@@ -107,7 +159,9 @@ void lm_lru_evict(lockmap *map, lm_shard *sh) {
  */
 
 lockmap_lru *lockmap_lru_new(const lockmap_lru_options *opts) {
-    if (!opts || opts->capacity == 0) {
+    if (!opts || opts->capacity == 0 ||
+        (opts->policy != LOCKMAP_LRU_STRICT &&
+         opts->policy != LOCKMAP_LRU_CLOCK)) {
         errno = EINVAL;
         return NULL;
     }
@@ -125,12 +179,15 @@ lockmap_lru *lockmap_lru_new(const lockmap_lru_options *opts) {
         errno = err;
         return NULL;
     }
+    lm_lru_setup setup = {.capacity = opts->capacity,
+                          .marks = opts->policy == LOCKMAP_LRU_CLOCK};
     lockmap_lru *m = lm_calloc(1, sizeof *m);
-    if (!m || lm_map_init(&m->core, &o, &g, opts->capacity) != 0) {
+    if (!m || lm_map_init(&m->core, &o, &g, &setup) != 0) {
         lm_free(m);
         errno = ENOMEM;
         return NULL;
     }
+    m->policy = opts->policy;
     atomic_init(&m->evictions, 0);
     atomic_init(&m->pop_cursor, 0);
     return m;
@@ -150,16 +207,24 @@ size_t lockmap_lru_evictions(lockmap_lru *m) {
     return m ? atomic_load_explicit(&m->evictions, memory_order_relaxed) : 0;
 }
 
+lockmap_lru_policy lockmap_lru_policy_of(lockmap_lru *m) {
+    return m ? m->policy : LOCKMAP_LRU_STRICT;
+}
+
 /* ---- locking ---------------------------------------------------------------
  */
 
-/* Lock the key: pin its state under the shard lock (creating it for
- * PIN_CREATE, -ENOENT otherwise when absent; promoting it when `promote`)
- * and wait as `how` says. */
-static inline int lock_hashed(lockmap *map, uint64_t h, const void *key,
-                              size_t klen, lm_pin_mode mode, bool promote,
-                              lm_wait how, const struct timespec *deadline,
-                              lockmap_entry *entry) {
+static inline bool strict(lockmap_lru *m) {
+    return m->policy == LOCKMAP_LRU_STRICT;
+}
+
+/* Strict: pin the key's state under the shard lock (creating it for
+ * PIN_CREATE, -ENOENT otherwise when absent; making it the most recently
+ * used when `promote`) and wait as `how` says. */
+static inline int lock_ordered(lockmap *map, uint64_t h, const void *key,
+                               size_t klen, lm_pin_mode mode, bool promote,
+                               lm_wait how, const struct timespec *deadline,
+                               lockmap_entry *entry) {
     lm_entry *e = entry_impl(entry);
     e->st = NULL;
     lm_shard *sh = shard_of(map, h);
@@ -169,6 +234,17 @@ static inline int lock_hashed(lockmap *map, uint64_t h, const void *key,
     return lock_pinned(map, sh, st, how, deadline, e, true);
 }
 
+/* Lock the key as the map's policy does it. */
+static int lock_used(lockmap_lru *m, uint64_t h, const void *key, size_t klen,
+                     lm_wait how, const struct timespec *deadline,
+                     lockmap_entry *entry) {
+    if (strict(m))
+        return lock_ordered(&m->core, h, key, klen, PIN_CREATE, true, how,
+                            deadline, entry);
+    return lock_hashed(&m->core, h, key, klen, PIN_CREATE, how, deadline,
+                       entry, true, true);
+}
+
 static int lock_common(lockmap_lru *m, const void *key, size_t klen,
                        lm_wait how, const struct timespec *deadline,
                        lockmap_entry *entry) {
@@ -176,8 +252,8 @@ static int lock_common(lockmap_lru *m, const void *key, size_t klen,
         if (entry) entry_impl(entry)->st = NULL;
         return -EINVAL;
     }
-    return lock_hashed(&m->core, key_hash(&m->core, key, klen), key, klen,
-                       PIN_CREATE, true, how, deadline, entry);
+    return lock_used(m, key_hash(&m->core, key, klen), key, klen, how,
+                     deadline, entry);
 }
 
 int lockmap_lru_lock(lockmap_lru *m, const void *key, size_t klen,
@@ -196,12 +272,16 @@ int lockmap_lru_timedlock(lockmap_lru *m, const void *key, size_t klen,
     return lock_common(m, key, klen, WAIT_UNTIL, &deadline, entry);
 }
 
-/* Shared locks (shared.h): pinned and promoted under the shard lock, as
- * every LRU lock: a shared access is a use. */
-static inline int lock_shared_hashed(lockmap *map, uint64_t h, const void *key,
-                                     size_t klen, lm_wait how,
-                                     const struct timespec *deadline,
-                                     lockmap_entry *entry) {
+/* Shared locks (shared.h): a shared access is a use. Strict: pinned and
+ * promoted under the shard lock; CLOCK: lock-free first, marked. */
+static int lock_shared_used(lockmap_lru *m, uint64_t h, const void *key,
+                            size_t klen, lm_wait how,
+                            const struct timespec *deadline,
+                            lockmap_entry *entry) {
+    lockmap *map = &m->core;
+    if (!strict(m))
+        return lock_shared_hashed(map, h, key, klen, how, deadline, entry,
+                                  true);
     lm_entry *e = entry_impl(entry);
     e->st = NULL;
     lm_shard *sh = shard_of(map, h);
@@ -218,8 +298,8 @@ static int lock_shared_common(lockmap_lru *m, const void *key, size_t klen,
         if (entry) entry_impl(entry)->st = NULL;
         return -EINVAL;
     }
-    return lock_shared_hashed(&m->core, key_hash(&m->core, key, klen), key,
-                              klen, how, deadline, entry);
+    return lock_shared_used(m, key_hash(&m->core, key, klen), key, klen, how,
+                            deadline, entry);
 }
 
 int lockmap_lru_lock_shared(lockmap_lru *m, const void *key, size_t klen,
@@ -238,10 +318,12 @@ int lockmap_lru_timedlock_shared(lockmap_lru *m, const void *key, size_t klen,
     return lock_shared_common(m, key, klen, WAIT_UNTIL, &deadline, entry);
 }
 
+/* lock_batch's key functions get the core map: an LRU map's is its first
+ * member. */
 static int lock_batch_key(lockmap *map, uint64_t h, const void *key,
                           size_t klen, lockmap_entry *entry) {
-    return lock_hashed(map, h, key, klen, PIN_CREATE, true, WAIT_FOREVER, NULL,
-                       entry);
+    return lock_used((lockmap_lru *)map, h, key, klen, WAIT_FOREVER, NULL,
+                     entry);
 }
 
 int lockmap_lru_lock_batch(lockmap_lru *m, const lockmap_key *keys, size_t n,
@@ -251,7 +333,8 @@ int lockmap_lru_lock_batch(lockmap_lru *m, const lockmap_key *keys, size_t n,
 
 static int lock_batch_key_shared(lockmap *map, uint64_t h, const void *key,
                                  size_t klen, lockmap_entry *entry) {
-    return lock_shared_hashed(map, h, key, klen, WAIT_FOREVER, NULL, entry);
+    return lock_shared_used((lockmap_lru *)map, h, key, klen, WAIT_FOREVER,
+                            NULL, entry);
 }
 
 int lockmap_lru_lock_batch_shared(lockmap_lru *m, const lockmap_key *keys,
@@ -262,17 +345,16 @@ int lockmap_lru_lock_batch_shared(lockmap_lru *m, const lockmap_key *keys,
 /* ---- one-shot operations ---------------------------------------------------
  */
 
-typedef enum { OP_GET, OP_PEEK, OP_INSERT, OP_REMOVE } lm_op;
-
-/* Lock, run, unlock, with the entry on our stack; get and insert promote the
- * key. No eviction here: the caller decides. */
-static inline int one_shot(lockmap *map, uint64_t h, const void *key,
-                           size_t klen, lm_op op, const void *in, void *out) {
+/* Strict: lock, run, unlock, with the entry on our stack; get and insert
+ * promote the key. No eviction here: the caller decides. */
+static inline int one_shot_ordered(lockmap *map, uint64_t h, const void *key,
+                                   size_t klen, lm_op op, const void *in,
+                                   void *out) {
     lockmap_entry entry;
     lm_pin_mode mode = op == OP_INSERT ? PIN_CREATE : PIN_EXISTING;
     bool promote = op == OP_GET || op == OP_INSERT;
-    int rc = lock_hashed(map, h, key, klen, mode, promote, WAIT_FOREVER, NULL,
-                         &entry);
+    int rc = lock_ordered(map, h, key, klen, mode, promote, WAIT_FOREVER, NULL,
+                          &entry);
     if (rc == -ENOENT) return 0;
     if (rc) return rc;
     lm_entry *e = entry_impl(&entry);
@@ -286,11 +368,21 @@ static inline int one_shot(lockmap *map, uint64_t h, const void *key,
     return rc;
 }
 
+/* A one-shot operation as the map's policy runs it. */
+static int one_shot_used(lockmap_lru *m, uint64_t h, const void *key,
+                         size_t klen, lm_op op, const void *in, void *out) {
+    lockmap *map = &m->core;
+    if (strict(m)) return one_shot_ordered(map, h, key, klen, op, in, out);
+    if (op == OP_GET || op == OP_PEEK)
+        return get_hashed(map, h, key, klen, out, op, true);
+    return one_shot(map, h, key, klen, op, in, out, true);
+}
+
 static int get(lockmap_lru *m, const void *key, size_t klen, void *value_out,
                lm_op op) {
     if (!m || bad_key(key, klen)) return -EINVAL;
-    return one_shot(&m->core, key_hash(&m->core, key, klen), key, klen, op,
-                    NULL, value_out);
+    return one_shot_used(m, key_hash(&m->core, key, klen), key, klen, op, NULL,
+                         value_out);
 }
 
 int lockmap_lru_get(lockmap_lru *m, const void *key, size_t klen,
@@ -311,7 +403,7 @@ int lockmap_lru_insert(lockmap_lru *m, const void *key, size_t klen,
                        const void *value, void *old_out) {
     if (!m || !value || bad_key(key, klen)) return -EINVAL;
     uint64_t h = key_hash(&m->core, key, klen);
-    int rc = one_shot(&m->core, h, key, klen, OP_INSERT, value, old_out);
+    int rc = one_shot_used(m, h, key, klen, OP_INSERT, value, old_out);
     /* An insert may put the shard over its share. */
     lm_lru_evict(&m->core, shard_of(&m->core, h));
     return rc;
@@ -320,29 +412,31 @@ int lockmap_lru_insert(lockmap_lru *m, const void *key, size_t klen,
 int lockmap_lru_remove(lockmap_lru *m, const void *key, size_t klen,
                        void *old_out) {
     if (!m || bad_key(key, klen)) return -EINVAL;
-    return one_shot(&m->core, key_hash(&m->core, key, klen), key, klen,
-                    OP_REMOVE, NULL, old_out);
+    return one_shot_used(m, key_hash(&m->core, key, klen), key, klen,
+                         OP_REMOVE, NULL, old_out);
 }
 
 /* ---- pop -------------------------------------------------------------------
  */
 
-/* The least recently used value of the shard that nobody holds, killed and
- * unlinked: 0 (*out set), -ENOENT none, -ERANGE its key is over key_cap
- * (*klen_out says how long). Shard lock held. */
+/* What eviction would take next in the shard, killed and unlinked: 0 (*out
+ * set), -ENOENT none, -ERANGE its key is over key_cap (*klen_out says how
+ * long). Shard lock held. */
 static int pop_locked(lockmap *map, lm_shard *sh, size_t key_cap,
                       size_t *klen_out, lm_state **out) {
-    for (lm_lru_links *l = sh->lru.prev; l != &sh->lru; l = l->prev) {
+    size_t budget = sweep_budget(sh);
+    lm_lru_links *l = sh->lru.prev == &sh->lru ? NULL : sh->lru.prev;
+    for (lm_lru_links *next; l && budget--; l = next) {
+        next = sweep_next(map, sh, l);
         lm_state *st = lru_state(l);
-        /* Held, waited for or walked: skip. */
-        if (atomic_load_explicit(&st->word, memory_order_relaxed) !=
-            LM_HAS_VALUE)
-            continue;
+        lm_waiter_t w;
+        if (second_chance(map, sh, st) || !victim_try(st, &w)) continue;
         if (klen_out) *klen_out = st_klen(st);
-        if (st_klen(st) > key_cap) return -ERANGE;
-        if (!kill(st, LM_HAS_VALUE)) continue; /* pinned just now */
-        unlink_dead(map, sh, st, true);
-        count_values(sh, -1);
+        if (st_klen(st) > key_cap) {
+            lm_lock_release(&st->lock, &w);
+            return -ERANGE;
+        }
+        if (!victim_kill(map, sh, st, &w)) continue; /* pinned just now */
         *out = st;
         return 0;
     }
@@ -364,15 +458,13 @@ int lockmap_lru_pop(lockmap_lru *m, void *key_out, size_t key_cap,
         lm_shard_lock_release(&sh->lock);
         if (rc == -ENOENT) continue;
         if (rc) return rc;
+        /* Dead and out of its slot: nobody writes it or reuses it until it
+         * is pooled (stale lock-free readers only read). */
         if (st_klen(st)) memcpy(key_out, st_key(map, st), st_klen(st));
         hand_out(map, st, value_out);
-        /* A walk that started before the pop may still look at st: free it
-         * only if none is in the shard now (a later one cannot see it). */
         lm_shard_lock_acquire(&sh->lock);
-        bool walked = sh->walkers != 0;
-        if (walked) defer_free(sh, st);
+        lm_pool_put(map, sh, st);
         lm_shard_lock_release(&sh->lock);
-        if (!walked) lm_state_free(map, st);
         return 0;
     }
     return -ENOENT;

@@ -6,10 +6,11 @@
  * lockmap_entry: once taken with lockmap_lru_lock and friends, use
  * lockmap_unlock, lockmap_entry_value, lockmap_entry_insert, ... on them.
  *
- * Order: each shard keeps its values in most-recently-used order. get, insert
- * and locking a key (lock, trylock, timedlock, their shared forms,
- * lock_batch; successful or not) promote it; peek, contains, for_each and
- * retain do not.
+ * Order (the strict policy; lockmap_lru_policy below for the others): each
+ * shard keeps its values in most-recently-used order. get, insert and
+ * locking a key (lock, trylock, timedlock, their shared forms, lock_batch;
+ * successful or not) promote it; peek, contains, for_each and retain do
+ * not.
  *
  * Capacity: each shard keeps at most its share of `capacity` (split evenly;
  * the number of shards is lowered, if need be, so that every share is at least
@@ -34,9 +35,36 @@ extern "C" {
 
 typedef struct lockmap_lru lockmap_lru;
 
+/* How the map picks what to evict (lockmap_lru_options.policy).
+ *
+ * LOCKMAP_LRU_STRICT (the default, 0): exact least-recently-used order, as
+ *   described above. Every use moves the key to the front of its shard's
+ *   list, under the shard's lock: every get and lock of any key takes its
+ *   shard's lock, and that lock is where threads meet.
+ * LOCKMAP_LRU_CLOCK: CLOCK, or second chance (Corbato 1968; the Linux page
+ *   cache's ancestor). Each shard keeps its values in insertion order; a use
+ *   only sets the key's mark, with no lock (get and the locks run the plain
+ *   map's lock-free lookups, and gets of values that fit the entry take no
+ *   lock at all). Eviction takes values from the old end, but a marked one
+ *   loses its mark and goes back to the front instead, once. "Least
+ *   recently used" becomes "inserted longest ago and not used since the
+ *   sweep last passed it". The same calls count as uses as under STRICT
+ *   (marks set by a lookup that raced with the key's eviction may land on
+ *   the state's next key); pop returns what eviction would take next.
+ *   Memory: 16 bytes more per value than STRICT.
+ *
+ * Under every policy: each shard keeps at most its share, held, waited for,
+ * read and visited keys are never evicted, peek, contains and the walks do
+ * not count as uses, and evicted values go through value_drop. */
+typedef enum lockmap_lru_policy {
+    LOCKMAP_LRU_STRICT = 0,
+    LOCKMAP_LRU_CLOCK = 1,
+} lockmap_lru_policy;
+
 typedef struct lockmap_lru_options {
     size_t value_size; /* bytes per value; required, 1..65536 */
     size_t capacity;   /* most values kept; required, > 0 */
+    lockmap_lru_policy policy; /* eviction policy; 0: LOCKMAP_LRU_STRICT */
     size_t shards;     /* as in lockmap_options (then lowered to <= capacity) */
     uint64_t seed;     /* as in lockmap_options */
     uint64_t (*hash)(const void *key, size_t klen, uint64_t seed);
@@ -44,13 +72,16 @@ typedef struct lockmap_lru_options {
     void *ctx;
 } lockmap_lru_options;
 
-/* NULL with errno EINVAL (bad options, capacity 0) or ENOMEM. */
+/* NULL with errno EINVAL (bad options, capacity 0, unknown policy) or
+ * ENOMEM. */
 lockmap_lru *lockmap_lru_new(const lockmap_lru_options *opts);
 void lockmap_lru_free(lockmap_lru *map);
 size_t lockmap_lru_len(lockmap_lru *map);
 bool lockmap_lru_is_empty(lockmap_lru *map);
 /* Values evicted so far to respect the capacity (not counting pop/remove). */
 size_t lockmap_lru_evictions(lockmap_lru *map);
+/* The policy the map was made with (LOCKMAP_LRU_STRICT for NULL). */
+lockmap_lru_policy lockmap_lru_policy_of(lockmap_lru *map);
 
 int lockmap_lru_get(lockmap_lru *map, const void *key, size_t klen,
                     void *value_out);

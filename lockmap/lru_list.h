@@ -1,17 +1,38 @@
 /* LRU order (see DESIGN in lockmap/map.h): each shard of an LRU map keeps its
- * states that have a value in a circular list, most recently used first, with
- * the links just before each state. Everything here runs under the shard
- * lock. Eviction, which walks the list from its old end, is the LRU module's
- * (lockmap_lru.c). Internal header. */
+ * states that have a value in a circular list, with the links just before
+ * each state: most recently used first under the strict policy, most
+ * recently inserted first under CLOCK (whose uses set a mark instead).
+ * Everything here but the mark runs under the shard lock. Eviction, which
+ * walks the list from its old end, is the LRU module's (lockmap_lru.c).
+ * Internal header. */
 #ifndef LOCKMAP_LRU_LIST_H
 #define LOCKMAP_LRU_LIST_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lockmap/map.h"
 
 static inline lm_lru_links *lru_links(lm_state *st) {
     return (lm_lru_links *)st - 1;
+}
+
+/* Maps whose policy marks uses (CLOCK, lru_marks) keep a use mark just
+ * before the links. It is set by lookups without any lock, so it may land
+ * on a state that was meanwhile reused for another key: a use credited to
+ * the wrong key, which an approximate policy accepts. */
+static inline _Atomic uint32_t *lru_mark(lm_state *st) {
+    return &((lm_lru_mark *)lru_links(st) - 1)->used;
+}
+
+/* A lookup used the key. Relaxed: a hint for the eviction sweep, ordered by
+ * nothing; read first so that a key used over and over stays a read-only
+ * cache line. */
+static inline void lru_mark_used(lm_state *st) {
+    _Atomic uint32_t *m = lru_mark(st);
+    if (!atomic_load_explicit(m, memory_order_relaxed))
+        atomic_store_explicit(m, 1, memory_order_relaxed);
 }
 
 static inline lm_state *lru_state(lm_lru_links *l) {

@@ -68,7 +68,8 @@ static int shard_init(lm_shard *sh, size_t i, size_t n, size_t nlines,
 }
 
 int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
-                size_t lru_capacity) {
+                const lm_lru_setup *lru) {
+    size_t lru_capacity = lru ? lru->capacity : 0;
     map->value_size = opts->value_size;
     map->seed = opts->seed ? opts->seed : lm_draw_seed();
     map->short_secret = short_secret_of(map->seed);
@@ -76,8 +77,15 @@ int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
     map->value_drop = opts->value_drop;
     map->ctx = opts->ctx;
     map->shard_mask = g->nshards - 1;
-    map->state_prefix = lru_capacity ? sizeof(lm_lru_links) : 0;
-    map->shared_values = !lru_capacity &&
+    map->lru_marks = lru && lru->marks;
+    map->state_prefix = !lru              ? 0
+                        : map->lru_marks ? sizeof(lm_lru_links) +
+                                               sizeof(lm_lru_mark)
+                                         : sizeof(lm_lru_links);
+    /* Maps whose lookups run without the shard lock (plain ones, and LRU
+     * ones that mark uses rather than reorder) read small values lock-free
+     * too. */
+    map->shared_values = (!lru || map->lru_marks) &&
                          opts->value_size <= LM_LOCKFREE_GET_MAX &&
                          opts->value_size <= LM_ENTRY_COPY_MAX;
     map->shards =

@@ -72,17 +72,22 @@
  * (walk.h) keeps going through the table it started on, so resizes never wait
  * for walks.
  *
- * LRU maps (lockmap_lru.c) always look up under the shard lock, since every
- * access may reorder the shard's LRU list; their dead states go back to the
- * allocator (once no walk is in the shard: a walk through a replaced table
- * may still look at them), so the lock-free paths above would be unsafe
- * there: they live in lockfree.h, which only lockmap.c includes. Each LRU
- * state carries its list links just before it (lru_list.h).
+ * LRU maps (lockmap_lru.c) keep each shard's values in a list (lru_list.h:
+ * links just before each state). Under the strict policy every lookup runs
+ * under the shard lock, since every use reorders the list. Under CLOCK the
+ * lookups are the plain map's lock-free ones (lookup.h), which only set a
+ * use mark kept before the links, and such maps have shared_values too.
+ * Their dead states are pooled like the plain maps'. Eviction (and pop)
+ * takes a value nobody references under the shard lock and its key lock,
+ * taken without waiting (a value goes only through its key lock's holder,
+ * which try_held relies on), with the write count odd around the kill;
+ * takes the state out of its slot and the list, drops the value with no
+ * lock held, and pools the state.
  *
  * One map, two modules: the code both maps share is in the internal headers
  * (state.h, table.h, pin.h, value.h, walk.h, batch.h) as static inline
- * functions; where the two differ (retiring a dead state, unpinning, LRU
- * order), they take `bool lru`, which every caller in lockmap.c and
+ * functions; where the two differ (LRU order and eviction), they take
+ * `bool lru`, which every caller in lockmap.c and
  * lockmap_lru.c passes as a literal; they are always inlined (LM_BY_KIND),
  * so each map compiles its own copy with the other map's branches folded
  * away. Held entries are shared by the two
@@ -142,6 +147,13 @@ struct lm_lru_links {
     lm_lru_links *prev, *next;
 };
 
+/* CLOCK maps: the use mark, allocated before the links (lru_list.h); 16
+ * bytes, so that the state stays 16-byte aligned. */
+typedef struct lm_lru_mark {
+    _Atomic uint32_t used;
+    uint32_t unused[3];
+} lm_lru_mark;
+
 /* One cache line of a table (table.h): a word of tags, then LM_LINE_SLOTS
  * state pointers. */
 #define LM_LINE_SLOTS 7
@@ -159,7 +171,7 @@ struct lm_table {
     lm_line lines[];
 };
 
-/* A shard's dead states of one size class (plain maps), kept for reuse: an
+/* A shard's dead states of one size class, kept for reuse: an
  * array with room reserved for every state of the class the shard owns, so
  * that retiring one never allocates. */
 typedef struct lm_pool {
@@ -170,9 +182,6 @@ typedef struct lm_pool {
 
 typedef struct lm_shard {
     alignas(64) lm_shard_lock lock;
-    /* for_each/retain/clear inside: LRU maps keep dead states (deferred)
-     * until the last one leaves, as a walk may still look at them. */
-    uint32_t walkers;
     _Atomic(lm_table *) table; /* replaced under the shard lock */
     /* Resize sequence: odd while a resize moves the states to a new table;
      * written under the shard lock, read without it. */
@@ -181,10 +190,9 @@ typedef struct lm_shard {
     /* Written under a shard or key lock, read without one by lockmap_len:
      * relaxed, as it is only a count. */
     _Atomic size_t nvalues;
-    lm_pool pool[LM_POOL_CLASSES + 1]; /* plain maps: dead states by size */
+    lm_pool pool[LM_POOL_CLASSES + 1]; /* dead states by size */
     lm_lru_links lru; /* LRU maps: next is most, prev least recently used */
     size_t share;     /* LRU maps: values this shard may keep */
-    lm_lru_links *deferred; /* LRU maps: dead states kept while walkers */
 } lm_shard;
 
 /* What both maps are made of; an LRU map (lockmap_lru.c) starts with one. */
@@ -198,6 +206,7 @@ struct lockmap {
     size_t shard_mask;
     lm_shard *shards;
     size_t state_prefix; /* bytes before each state: LRU links, or 0 */
+    bool lru_marks;      /* LRU maps whose lookups mark uses (CLOCK) */
     /* Plain maps whose values get reads without the key lock (value_size
      * up to LM_LOCKFREE_GET_MAX): their value and key bytes are written
      * and read as shared bytes (shared_bytes.h), and holders are handed a
@@ -273,6 +282,12 @@ typedef struct lm_geometry {
     size_t nshards, nlines;
 } lm_geometry;
 
+/* What an LRU map adds to the options (NULL for a plain map). */
+typedef struct lm_lru_setup {
+    size_t capacity; /* the most values it keeps (opts->capacity ignored) */
+    bool marks;      /* lookups mark uses without locks (CLOCK) */
+} lm_lru_setup;
+
 /* lru_capacity 0: a plain map; otherwise an LRU map bounded to that many
  * values (opts->capacity is then ignored). 0, EINVAL or ENOMEM. */
 int lm_geometry_of(const lockmap_options *opts, size_t lru_capacity,
@@ -280,7 +295,7 @@ int lm_geometry_of(const lockmap_options *opts, size_t lru_capacity,
 /* Fill a zeroed map: its options, shards and tables. 0, or ENOMEM with
  * everything it allocated freed again. */
 int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
-                size_t lru_capacity);
+                const lm_lru_setup *lru);
 /* Drop every value and free every state, table and the shards; not the map
  * itself. */
 void lm_map_destroy(lockmap *map);

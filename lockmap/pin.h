@@ -34,16 +34,15 @@ static inline bool table_room(lockmap *map, lm_shard *sh) {
 }
 
 /* A new state for the key, put into its table slot, with the given initial
- * word (refs and/or HAS_VALUE). NULL on ENOMEM. Shard lock held. Plain maps
- * reuse a pooled state of the same size if there is one. */
+ * word (refs and/or HAS_VALUE). NULL on ENOMEM. Shard lock held. A pooled
+ * state of the same size is reused if there is one. */
 LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
                                const void *key, size_t klen, uint32_t word,
                                bool lru) {
     if (!table_room(map, sh)) return NULL;
     size_t size = state_size(map, klen);
-    lm_state *st =
-        lru ? lm_state_alloc(map, size) : lm_pool_take(map, sh, size);
-    if (!st && !lru) st = lm_pool_alloc(map, sh, size);
+    lm_state *st = lm_pool_take(map, sh, size);
+    if (!st) st = lm_pool_alloc(map, sh, size);
     if (!st) return NULL;
     /* A reused state keeps its lock as it is: a stale try_held may hold it
      * for a moment, and re-initialising it under that thread would break
@@ -58,6 +57,9 @@ LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
     else if (klen)
         memcpy(st_key(map, st), key, klen);
     if (lru) *lru_links(st) = (lm_lru_links){NULL, NULL};
+    /* Relaxed: a stale lookup may mark it at any time (lru_list.h). */
+    if (lru && map->lru_marks)
+        atomic_store_explicit(lru_mark(st), 0, memory_order_relaxed);
     /* Release: a stale reader that pins this (reused) state sees the new key
      * and lock, not the old ones. */
     atomic_store_explicit(&st->word, word, memory_order_release);
@@ -75,36 +77,15 @@ LM_BY_KIND void unlink_dead(lockmap *map, lm_shard *sh, lm_state *st,
     if (lru) lru_unlink(st);
 }
 
-/* LRU maps: keep an unlinked dead state until the shard's last walker
- * leaves (walk.h frees it then). Shard lock held. */
-static inline void defer_free(lm_shard *sh, lm_state *st) {
-    /* Out of the LRU list (unlink_dead), so its links are free to chain it. */
-    lru_links(st)->next = sh->deferred;
-    sh->deferred = lru_links(st);
-}
-
-/* Retire an unlinked dead state: plain maps pool its memory (a lock-free
- * reader may still look at it); LRU maps free it, or keep it until the
- * shard's last walker leaves (walk.h: a walk may still look at it).
- * Shard lock held. */
-LM_BY_KIND void retire_state(lockmap *map, lm_shard *sh, lm_state *st,
-                             bool lru) {
-    if (!lru) {
-        lm_pool_put(map, sh, st);
-    } else if (sh->walkers) {
-        defer_free(sh, st);
-    } else {
-        lm_state_free(map, st);
-    }
-}
-
-/* Kill, unlink and retire a state whose references and value are gone, unless
- * someone pinned it again meanwhile. Shard lock held. */
+/* Kill, unlink and pool a state whose references and value are gone, unless
+ * someone pinned it again meanwhile. Its memory goes to the shard's pool, not
+ * the allocator: a lock-free reader or a walk through a replaced table may
+ * still look at it. Shard lock held. */
 LM_BY_KIND void bury_if_unused(lockmap *map, lm_shard *sh, lm_state *st,
                                bool lru) {
     if (!kill(st, 0)) return;
     unlink_dead(map, sh, st, lru);
-    retire_state(map, sh, st, lru);
+    lm_pool_put(map, sh, st);
 }
 
 /* Drop a reference with the shard lock held; the last one out of a state
@@ -119,23 +100,18 @@ LM_BY_KIND void unpin_locked(lockmap *map, lm_shard *sh, lm_state *st,
     if (w == 0) bury_if_unused(map, sh, st, lru);
 }
 
-/* Drop a reference. On a plain map the decrement needs no lock: state memory
- * is never freed there, so a stale look after it is harmless, and the CAS to
- * DEAD under the shard lock loses to anyone who pinned the state again. LRU
- * maps free dead states, so they decrement under the lock. */
+/* Drop a reference. The decrement needs no lock: state memory is never
+ * freed while the map lives (pooled), so a stale look after it is harmless,
+ * and the CAS to DEAD under the shard lock loses to anyone who pinned the
+ * state again. */
 LM_BY_KIND void unpin(lockmap *map, lm_shard *sh, lm_state *st, bool lru) {
-    if (!lru) {
-        /* Release: as in unpin_locked. */
-        uint32_t w =
-            atomic_fetch_sub_explicit(&st->word, LM_REF, memory_order_release) -
-            LM_REF;
-        if (w != 0) return;
-    }
+    /* Release: as in unpin_locked. */
+    uint32_t w =
+        atomic_fetch_sub_explicit(&st->word, LM_REF, memory_order_release) -
+        LM_REF;
+    if (w != 0) return;
     lm_shard_lock_acquire(&sh->lock);
-    if (lru)
-        unpin_locked(map, sh, st, true);
-    else
-        bury_if_unused(map, sh, st, false);
+    bury_if_unused(map, sh, st, lru);
     lm_shard_lock_release(&sh->lock);
 }
 

@@ -4,13 +4,11 @@
  * shared_lockfree.h. `lru` is always a literal (see DESIGN in
  * lockmap/map.h). Internal header.
  *
- * What keeps a shared holder's state alive: in plain maps, its unit in the
- * reader count alone (a state with readers is never buried, and its value
- * can only go through an exclusive holder, who waits for the readers); a
- * pinned locker trades its reference for that unit. LRU maps evict and free
- * states whose word is exactly HAS_VALUE under the shard lock, so their
- * shared holders keep their reference too, and let it go (under the shard
- * lock, as every LRU unpin) after leaving the count.
+ * What keeps a shared holder's state alive: its unit in the reader count
+ * alone (a state with readers is never buried; its value can only go
+ * through an exclusive holder, who waits for the readers, or, in LRU maps,
+ * through eviction and pop, which take only states whose word is exactly
+ * HAS_VALUE); a pinned locker trades its reference for that unit.
  *
  * The entry records the hold (lm_entry.shared): the key lock is not held,
  * lockmap_entry_value gives the state's own bytes to read (no private copy:
@@ -33,17 +31,16 @@
 
 /* The key lock is held (taken with e->waiter) and there is room for one more
  * reader: join the count and let the key lock go. `pinned`: we hold a
- * reference, which plain maps trade for the reader unit in the same
- * addition. */
+ * reference, which we trade for the reader unit in the same addition. */
 LM_BY_KIND void shared_join(lockmap *map, lm_state *st, lm_entry *e,
                             bool pinned, bool lru) {
     uint32_t add = LM_READER;
-    if (pinned && !lru) add -= LM_REF; /* modulo 2^32: one reference less */
+    if (pinned) add -= LM_REF; /* modulo 2^32: one reference less */
     /* Relaxed: readers join only under the key lock, whose release below
      * orders this addition before the next holder's look at the count. */
     atomic_fetch_add_explicit(&st->word, add, memory_order_relaxed);
     lm_lock_release(&st->lock, &e->waiter);
-    entry_hold(e, map, st, pinned && lru, lru);
+    entry_hold(e, map, st, false, lru);
     e->shared = true;
 }
 
@@ -61,14 +58,14 @@ LM_BY_KIND int lock_pinned_shared(lockmap *map, lm_shard *sh, lm_state *st,
 }
 
 /* Leave the reader count, waking the key lock's holder if it waits for us;
- * then (LRU) drop the reference, or (plain) bury the state if we were all
- * that kept it. Returns the key's shard. */
+ * then bury the state if we were all that kept it. Returns the key's
+ * shard. */
 LM_BY_KIND lm_shard *release_shared(lm_entry *e, bool lru) {
     lm_state *st = e->st;
     lockmap *map = e->map;
     e->st = NULL;
-    /* Before we leave: in plain maps the state may be reused after. Pooled
-     * states stay in their shard, so the shard is still right then. */
+    /* Before we leave: the state may be reused after. Pooled states stay in
+     * their shard, so the shard is still right then. */
     lm_shard *sh = shard_of(map, st_rehash(map, st));
     /* Release: what we read of the value happens before the writes of the
      * exclusive holder that sees us gone (its acquire in readers_below). */
@@ -76,19 +73,16 @@ LM_BY_KIND lm_shard *release_shared(lm_entry *e, bool lru) {
         atomic_fetch_sub_explicit(&st->word, LM_READER, memory_order_release);
     uint32_t w = old - LM_READER;
     /* The waiter wants 0 readers (a writer) or fewer than the most (a
-     * reader): wake it when we make it so. In a plain map the state may
-     * already be reused by now; a wake there is only spurious, as the one
-     * waiting on a word (the key lock's holder) always looks again. LRU
-     * maps: our reference keeps the state. */
+     * reader): wake it when we make it so. The state may already be reused
+     * by now; a wake there is only spurious, as the one waiting on a word
+     * (the key lock's holder) always looks again. */
     if ((old & LM_WAITS) &&
         (readers_of(w) == 0 || readers_of(w) == LM_READERS_MAX - 1))
         lm_futex_wake(&st->word, 1);
-    if (lru) {
-        unpin(map, sh, st, true);
-    } else if (w == 0) {
+    if (w == 0) {
         /* No value, references nor readers left: as unpin's last one. */
         lm_shard_lock_acquire(&sh->lock);
-        bury_if_unused(map, sh, st, false);
+        bury_if_unused(map, sh, st, lru);
         lm_shard_lock_release(&sh->lock);
     }
     return sh;
@@ -101,7 +95,7 @@ static inline void unlock_shared(lm_entry *e) {
         return;
     }
     lockmap *map = e->map;
-    /* Our reference may have kept the shard over its share: evict now. */
+    /* Our reader unit may have kept the shard over its share: evict now. */
     lm_lru_evict(map, release_shared(e, true));
 }
 

@@ -1,12 +1,12 @@
 /* State memory (see state.h, and DESIGN in lockmap/map.h): allocation and
- * freeing, and the plain maps' per-shard pool of dead states, which keeps
- * their memory readable for stale lock-free readers. */
+ * freeing, and the per-shard pool of dead states, which keeps their memory
+ * readable for stale lock-free readers and walks. */
 #include "lockmap/state.h"
 
 #include "lockmap/alloc.h"
 #include "lockmap/table.h"
 
-lm_state *lm_state_alloc(lockmap *map, size_t size) {
+static lm_state *state_alloc(lockmap *map, size_t size) {
     unsigned char *base = lm_malloc(size);
     if (!base) return NULL;
     lm_state *st = (lm_state *)(base + map->state_prefix);
@@ -36,7 +36,7 @@ lm_state *lm_pool_alloc(lockmap *map, lm_shard *sh, size_t size) {
         p->items = items;
         p->cap = cap;
     }
-    lm_state *st = lm_state_alloc(map, size);
+    lm_state *st = state_alloc(map, size);
     if (st) p->owned++;
     return st;
 }

@@ -130,19 +130,16 @@ static inline size_t state_size(lockmap *map, size_t klen) {
         map->state_prefix + LM_VALUE_OFFSET + map->value_size + klen, 16);
 }
 
-/* A fresh state of `size` bytes, DEAD, its lock initialised; NULL on ENOMEM. */
-lm_state *lm_state_alloc(lockmap *map, size_t size);
 /* Destroy the state's lock and free its memory (LRU links included). */
 void lm_state_free(lockmap *map, lm_state *st);
-/* Plain maps: a fresh state (as lm_state_alloc) owned by the shard, with
- * room reserved in its pool for when it dies; NULL on ENOMEM. Shard lock
- * held. */
+/* A fresh state owned by the shard, DEAD, its lock initialised, with room
+ * reserved in its pool for when it dies; NULL on ENOMEM. Shard lock held. */
 lm_state *lm_pool_alloc(lockmap *map, lm_shard *sh, size_t size);
-/* Plain maps: a dead state of exactly `size` bytes from the shard's pool, or
- * NULL. Shard lock held. */
+/* A dead state of exactly `size` bytes from the shard's pool, or NULL. Shard
+ * lock held. */
 lm_state *lm_pool_take(lockmap *map, lm_shard *sh, size_t size);
-/* Plain maps: keep an unlinked dead state in the shard's pool for reuse (a
- * lock-free reader may still look at it). Shard lock held. */
+/* Keep an unlinked dead state in the shard's pool for reuse (a lock-free
+ * reader may still look at it). Shard lock held. */
 void lm_pool_put(lockmap *map, lm_shard *sh, lm_state *st);
 /* Free every pooled state of the shard (lockmap_free). */
 void lm_pool_free_all(lockmap *map, lm_shard *sh);

@@ -43,6 +43,12 @@ LM_BY_KIND void value_appeared(lockmap *map, lm_state *st, bool lru) {
     lm_shard *sh = shard_of(map, st_rehash(map, st)); /* key lock held */
     count_values(sh, +1);
     if (!lru) return;
+    /* A new value enters CLOCK's list marked, as a page loaded for a
+     * reference does: the sweep passes it once before it can go, as it does
+     * the values it gives a second chance, which go to the front after it.
+     * Relaxed: a hint (lru_list.h). */
+    if (map->lru_marks)
+        atomic_store_explicit(lru_mark(st), 1, memory_order_relaxed);
     lm_shard_lock_acquire(&sh->lock);
     lru_push_front(sh, st);
     lm_shard_lock_release(&sh->lock);

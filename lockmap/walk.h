@@ -54,7 +54,7 @@ static inline bool pin_if_alive(lm_state *st) {
  * resize (frozen, table.c), so a key present throughout the walk is still in
  * exactly one of its slots; keys inserted after the resize are not visited,
  * which the API allows, and states that died since are refused by the pin
- * (their memory stays: pooled in plain maps, deferred in LRU maps). */
+ * (their memory stays, pooled). */
 LM_BY_KIND int walk_shard(lockmap *map, lm_shard *sh, lm_walk_fn fn, void *arg,
                           size_t *removed, bool lru) {
     int stop = 0;
@@ -71,20 +71,6 @@ LM_BY_KIND int walk_shard(lockmap *map, lm_shard *sh, lm_walk_fn fn, void *arg,
     return stop;
 }
 
-/* LRU maps: drop the values of and free the dead states kept while walks
- * were in a shard (retire_state, and the LRU map's evictions and pops
- * mark the ones that still have a value), once the last walker has left
- * and no lock is held. */
-LM_BY_KIND void free_deferred(lockmap *map, lm_lru_links *dead, bool lru) {
-    if (!lru) return;
-    for (lm_lru_links *next; dead; dead = next) {
-        next = dead->next;
-        lm_state *st = lru_state(dead);
-        if (has_value(st)) drop_value(map, st_value(st));
-        lm_state_free(map, st);
-    }
-}
-
 /* Visit every state of every shard with its key lock held. */
 LM_BY_KIND int walk(lockmap *map, lm_walk_fn fn, void *arg, size_t *removed,
                     bool lru) {
@@ -92,15 +78,8 @@ LM_BY_KIND int walk(lockmap *map, lm_walk_fn fn, void *arg, size_t *removed,
     for (size_t i = 0; i <= map->shard_mask && !stop; i++) {
         lm_shard *sh = &map->shards[i];
         lm_shard_lock_acquire(&sh->lock);
-        sh->walkers++;
         stop = walk_shard(map, sh, fn, arg, removed, lru);
-        lm_lru_links *dead = NULL;
-        if (--sh->walkers == 0) {
-            dead = sh->deferred;
-            sh->deferred = NULL;
-        }
         lm_shard_lock_release(&sh->lock);
-        free_deferred(map, dead, lru);
         /* Our pins may have blocked evictions that others' inserts asked
          * for; catch up now. */
         if (lru) lm_lru_evict(map, sh);

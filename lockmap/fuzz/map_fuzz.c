@@ -1,8 +1,11 @@
 /* libFuzzer harness: the input is decoded into a sequence of API calls on one
- * map (plain or LRU, default or all-colliding hash), and every result is
- * checked against a plain reference model. The first byte picks the map; each
- * further pair of bytes is one operation and its key; values and flags are
- * drawn from the bytes that follow.
+ * map (plain, or LRU under the strict or the CLOCK policy; default or
+ * all-colliding hash), and every result is checked against a plain reference
+ * model. The first byte picks the map; each further pair of bytes is one
+ * operation and its key; values and flags are drawn from the bytes that
+ * follow. The model follows the strict LRU order exactly; under CLOCK it
+ * knows what may be present (values, membership, capacity, drops), and
+ * learns of each eviction when the map shows a key gone.
  *
  * One thread only, so the model knows which keys this thread holds, and the
  * script never makes a call that would wait for itself (no re-entrancy). */
@@ -21,6 +24,11 @@
 #define MAP_CALL(fn, ...) \
     (lru ? lockmap_lru_##fn(lru, __VA_ARGS__) : lockmap_##fn(map, __VA_ARGS__))
 #define MAP_LEN() (lru ? lockmap_lru_len(lru) : lockmap_len(map))
+
+#define CHECK(c)           \
+    do {                   \
+        if (!(c)) abort(); \
+    } while (0)
 
 #define NKEYS 24
 #define SEED 0x5eedu
@@ -53,6 +61,7 @@ static struct {
     model_key k[NKEYS];
     uint64_t clock;
     bool lru;
+    bool approx; /* CLOCK: the model does not follow the eviction order */
     size_t capacity;
     size_t drops_expected;
     size_t evictions;
@@ -100,13 +109,26 @@ static int model_oldest_free(void) {
 }
 
 static void model_evict(void) {
-    while (model.lru && model_len() > model.capacity) {
+    while (model.lru && !model.approx && model_len() > model.capacity) {
         int k = model_oldest_free();
         if (k < 0) return;
         model.k[k].present = false;
         model.drops_expected++;
         model.evictions++;
     }
+}
+
+/* The map says key k is absent. Under the strict order the model knows it
+ * already; under CLOCK a present value nobody holds may have been evicted
+ * meanwhile, and the model learns it here. */
+static void found_absent(int k) {
+    model_key *mk = &model.k[k];
+    if (mk->present && model.approx && !mk->held) {
+        mk->present = false;
+        model.drops_expected++;
+        model.evictions++;
+    }
+    CHECK(!mk->present);
 }
 
 /* ---- decoding ----------------------------------------------------------- */
@@ -153,11 +175,6 @@ static int batch_cmp(const void *a, const void *b) {
     return memcmp(key_bytes[x], key_bytes[y], key_len[x]);
 }
 
-#define CHECK(c)           \
-    do {                   \
-        if (!(c)) abort(); \
-    } while (0)
-
 /* ---- visitors ---------------------------------------------------------- */
 
 static int key_of(const void *key, size_t klen) {
@@ -181,7 +198,22 @@ static bool keep_parity(const void *key, size_t klen, void *value, void *ctx) {
     return *(uint64_t *)value % 2 == *(uint64_t *)ctx;
 }
 
+/* Under CLOCK: ask the map about every value the model has and nobody
+ * holds (peek: no use, and no wait on a key this thread holds). */
+static void reconcile(lockmap_lru *lru) {
+    if (!model.approx) return;
+    for (int k = 0; k < NKEYS; k++) {
+        if (!model.k[k].present || model.k[k].held) continue;
+        uint64_t out;
+        if (lockmap_lru_peek(lru, key_bytes[k], key_len[k], &out) == 0)
+            found_absent(k);
+        else
+            CHECK(out == model.k[k].value);
+    }
+}
+
 static void check_all(lockmap *map, lockmap_lru *lru) {
+    reconcile(lru);
     size_t seen = 0;
     CHECK(MAP_CALL(for_each, visit_check, &seen) == 0);
     CHECK(seen == model_len());
@@ -199,8 +231,9 @@ static void unlock_key(lockmap *map, int k) {
 
 static void lock_result(int k, int rc) {
     CHECK(rc == 0);
-    model.k[k].held = true;
     uint64_t *v = lockmap_entry_value(&entries[k]);
+    if (!v) found_absent(k);
+    model.k[k].held = true;
     CHECK(model.k[k].present ? v && *v == model.k[k].value : v == NULL);
 }
 
@@ -220,6 +253,7 @@ static void run_op(lockmap *map, lockmap_lru *lru, input *in) {
         if (blocks) return;
         v = take_value(in);
         rc = MAP_CALL(insert, key, klen, &v, with_old ? &out : NULL);
+        if (rc == 0) found_absent(k);
         CHECK(rc == (mk->present ? 1 : 0));
         if (rc == 1) {
             if (with_old)
@@ -237,6 +271,7 @@ static void run_op(lockmap *map, lockmap_lru *lru, input *in) {
         if (blocks) return;
         rc = lru ? lockmap_lru_get(lru, key, klen, &out)
                  : lockmap_get(map, key, klen, &out);
+        if (rc == 0) found_absent(k);
         CHECK(rc == mk->present);
         if (rc) CHECK(out == mk->value);
         touch(k);
@@ -245,12 +280,14 @@ static void run_op(lockmap *map, lockmap_lru *lru, input *in) {
         if (blocks) return;
         rc = lru ? lockmap_lru_peek(lru, key, klen, &out)
                  : lockmap_contains(map, key, klen);
+        if (rc == 0) found_absent(k);
         CHECK(rc == mk->present);
         if (lru && rc) CHECK(out == mk->value);
         return;
     case 3: /* remove */
         if (blocks) return;
         rc = MAP_CALL(remove, key, klen, with_old ? &out : NULL);
+        if (rc == 0) found_absent(k);
         CHECK(rc == mk->present);
         if (rc && with_old) CHECK(out == mk->value);
         if (rc && !with_old) model.drops_expected++;
@@ -350,6 +387,7 @@ static void run_op(lockmap *map, lockmap_lru *lru, input *in) {
         for (size_t i = 0; i < n; i++) {
             uint64_t *p = lockmap_entry_value(&batch[i]);
             model_key *b = &model.k[ks[i]];
+            if (!p) found_absent(ks[i]);
             CHECK(b->present ? p && *p == b->value : p == NULL);
         }
         /* unlock_batch releases from last to first; each unlock lets
@@ -370,6 +408,7 @@ static void run_op(lockmap *map, lockmap_lru *lru, input *in) {
         if (model_any_held()) return;
         uint64_t parity = take(in) & 1;
         size_t removed = 0;
+        reconcile(lru);
         for (int i = 0; i < NKEYS; i++)
             if (model.k[i].present && model.k[i].value % 2 != parity) {
                 model.k[i].present = false;
@@ -381,6 +420,7 @@ static void run_op(lockmap *map, lockmap_lru *lru, input *in) {
     }
     case 14: /* clear */
         if (model_any_held()) return;
+        reconcile(lru);
         model.drops_expected += model_len();
         CHECK((lru ? lockmap_lru_clear(lru) : lockmap_clear(map)) ==
               model_len());
@@ -390,8 +430,25 @@ static void run_op(lockmap *map, lockmap_lru *lru, input *in) {
         if (!lru) return;
         size_t cap = take(in) * 2u, got_len = 9999;
         unsigned char kbuf[512];
+        reconcile(lru);
         int victim = model_oldest_free();
         rc = lockmap_lru_pop(lru, kbuf, cap, &got_len, with_old ? &out : NULL);
+        if (model.approx) {
+            /* Not the model's victim (the hand's order), but a value
+             * nobody holds, whose key is got_len long. */
+            if (rc != -ENOENT) CHECK(got_len <= 300);
+            victim = rc == 0 ? key_of(kbuf, got_len) : -1;
+            if (rc == -ERANGE) {
+                CHECK(got_len > cap);
+                return;
+            }
+            if (rc == -ENOENT) {
+                CHECK(model_oldest_free() < 0);
+                return;
+            }
+            CHECK(rc == 0 && victim >= 0 && model.k[victim].present &&
+                  !model.k[victim].held);
+        }
         if (victim < 0) {
             CHECK(rc == -ENOENT);
             return;
@@ -411,7 +468,10 @@ static void run_op(lockmap *map, lockmap_lru *lru, input *in) {
         return;
     }
     case 16: /* len */
+        reconcile(lru);
         CHECK(MAP_LEN() == model_len());
+        if (model.approx && !model_any_held())
+            CHECK(MAP_LEN() <= model.capacity);
         return;
     default: /* bad arguments never change anything */
         CHECK(MAP_CALL(get, NULL, 3, &out) == -EINVAL);
@@ -432,14 +492,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&model, 0, sizeof model);
     drops_seen = 0;
     model.lru = mode & 1;
+    model.approx = model.lru && (mode >> 5) & 1;
     hash_fn = mode & 2 ? colliding_hash : xxh3_hash;
     model.capacity = 1 + (mode >> 2) % 8;
     lockmap *map;
     lockmap_lru *lru = NULL;
     if (model.lru) {
-        /* One shard: the LRU order is then exactly the model's. */
+        /* One shard: the strict LRU order is then exactly the model's. */
         lockmap_lru_options o = {.value_size = 8,
                                  .capacity = model.capacity,
+                                 .policy = model.approx ? LOCKMAP_LRU_CLOCK
+                                                        : LOCKMAP_LRU_STRICT,
                                  .shards = 1,
                                  .seed = SEED,
                                  .hash = hash_fn,
@@ -459,6 +522,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int k = 0; k < NKEYS; k++)
         if (model.k[k].held) unlock_key(map, k);
     check_all(map, lru);
+    if (model.approx) CHECK(lockmap_lru_len(lru) <= model.capacity);
     if (lru) CHECK(lockmap_lru_evictions(lru) == model.evictions);
     CHECK(drops_seen == model.drops_expected);
     model.drops_expected += model_len();

@@ -1,4 +1,5 @@
-/* The LRU map: exact eviction order, promotion rules, pop, held keys, value
+/* The LRU map under each policy: exact eviction order and promotion rules
+ * (strict), marks and second chances (CLOCK), pop, held keys, value
  * accounting, and the map's concurrency invariants under a capacity bound. */
 #include <errno.h>
 #include <setjmp.h>
@@ -6,6 +7,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -27,6 +29,11 @@ static void count_drop(void *value, void *ctx) {
     atomic_fetch_add(&total_drops, 1);
 }
 
+/* The policy of the group of tests running (main). */
+static lockmap_lru_policy policy;
+
+static bool strict(void) { return policy == LOCKMAP_LRU_STRICT; }
+
 /* One shard, so the order is exactly the map's order. */
 static lockmap_lru *new_lru(size_t capacity, size_t shards) {
     for (int i = 0; i < MAX_IDS; i++) atomic_store(&drops[i], 0);
@@ -34,9 +41,11 @@ static lockmap_lru *new_lru(size_t capacity, size_t shards) {
     lockmap_lru_options o = {.value_size = sizeof(uint64_t),
                              .capacity = capacity,
                              .shards = shards,
+                             .policy = policy,
                              .value_drop = count_drop};
     lockmap_lru *m = lockmap_lru_new(&o);
     assert_non_null(m);
+    assert_int_equal(lockmap_lru_policy_of(m), policy);
     return m;
 }
 
@@ -87,6 +96,12 @@ static void test_bad_options(void **state) {
     errno = 0;
     assert_null(lockmap_lru_new(&o));
     assert_int_equal(errno, EINVAL);
+    o.value_size = 8;
+    o.policy = (lockmap_lru_policy)7;
+    errno = 0;
+    assert_null(lockmap_lru_new(&o));
+    assert_int_equal(errno, EINVAL);
+    o.policy = policy;
     char k;
     assert_int_equal(lockmap_lru_pop(NULL, &k, 1, NULL, NULL), -EINVAL);
     assert_int_equal(lockmap_lru_evictions(NULL), 0);
@@ -275,7 +290,9 @@ static void *lru_holder(void *arg) {
 }
 
 /* With 'a' held by another thread, the oldest of a b c, `attempt` must fail
- * with `want`, and (failed or not) promote a: the pop order is then b c a. */
+ * with `want`, and (failed or not) promote a: the pop order is then b c a.
+ * Under CLOCK all three are marked used (inserted, then locked or touched):
+ * the hand clears the marks, oldest first, and comes back to a. */
 static void held_attempt(int (*attempt)(lockmap_lru *m, lockmap_entry *e),
                          int want) {
     reset_failures();
@@ -294,7 +311,7 @@ static void held_attempt(int (*attempt)(lockmap_lru *m, lockmap_entry *e),
     atomic_store(&c.phase, 2);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(atomic_load(&failures), 0);
-    assert_pop_order(m, "bca");
+    assert_pop_order(m, strict() ? "bca" : "abc");
     lockmap_lru_free(m);
 }
 
@@ -635,8 +652,169 @@ static void test_bank_transfers_in_lru(void **state) {
     lockmap_lru_free(m);
 }
 
+/* ---- CLOCK ---------------------------------------------------------------
+ */
+
+/* What a call does to key b under CLOCK. */
+typedef struct {
+    const char *name;
+    void (*call)(lockmap_lru *m, char *b);
+    bool use;
+} clock_call;
+
+static void call_get(lockmap_lru *m, char *b) { touch(m, *b); }
+
+static void call_peek(lockmap_lru *m, char *b) {
+    uint64_t v;
+    assert_int_equal(lockmap_lru_peek(m, b, 1, &v), 1);
+    assert_int_equal(v, (uint64_t)*b);
+}
+
+static void call_contains(lockmap_lru *m, char *b) {
+    assert_int_equal(lockmap_lru_contains(m, b, 1), 1);
+}
+
+static void call_insert(lockmap_lru *m, char *b) { put(m, *b); }
+
+static void call_lock(lockmap_lru *m, char *b) {
+    lockmap_entry e;
+    assert_int_equal(lockmap_lru_lock(m, b, 1, &e), 0);
+    lockmap_unlock(&e);
+}
+
+static void call_trylock(lockmap_lru *m, char *b) {
+    lockmap_entry e;
+    assert_int_equal(lockmap_lru_trylock(m, b, 1, &e), 0);
+    lockmap_unlock(&e);
+}
+
+static void call_timedlock(lockmap_lru *m, char *b) {
+    lockmap_entry e;
+    assert_int_equal(lockmap_lru_timedlock(m, b, 1, 1000000000, &e), 0);
+    lockmap_unlock(&e);
+}
+
+static void call_lock_shared(lockmap_lru *m, char *b) {
+    lockmap_entry e;
+    assert_int_equal(lockmap_lru_lock_shared(m, b, 1, &e), 0);
+    assert_int_equal(*(uint64_t *)lockmap_entry_value(&e), (uint64_t)*b);
+    lockmap_unlock(&e);
+}
+
+static void call_trylock_shared(lockmap_lru *m, char *b) {
+    lockmap_entry e;
+    assert_int_equal(lockmap_lru_trylock_shared(m, b, 1, &e), 0);
+    lockmap_unlock(&e);
+}
+
+static void call_lock_batch(lockmap_lru *m, char *b) {
+    lockmap_entry e;
+    lockmap_key k = {b, 1};
+    assert_int_equal(lockmap_lru_lock_batch(m, &k, 1, &e), 0);
+    lockmap_unlock_batch(&e, 1);
+}
+
+static void call_lock_batch_shared(lockmap_lru *m, char *b) {
+    lockmap_entry e;
+    lockmap_key k = {b, 1};
+    assert_int_equal(lockmap_lru_lock_batch_shared(m, &k, 1, &e), 0);
+    lockmap_unlock_batch(&e, 1);
+}
+
+static void call_for_each(lockmap_lru *m, char *b) {
+    (void)b;
+    int visits = 0;
+    assert_int_equal(lockmap_lru_for_each(m, count_visit, &visits), 0);
+    assert_int_equal(visits, 3);
+}
+
+static void call_retain(lockmap_lru *m, char *b) {
+    (void)b;
+    int visits = 0;
+    assert_int_equal(lockmap_lru_retain(m, keep_all, &visits), 0);
+    assert_int_equal(visits, 3);
+}
+
+/* One shard of three. a b c d in: every value enters marked, so the hand
+ * clears all four marks, each going back to the front in turn, and comes
+ * round to a: d c b are left, unmarked, c b the oldest. Then the call on b,
+ * and e in: b goes if the call was no use (first in, first out), else the
+ * hand gives b its second chance and takes c. */
+static void test_clock_marks_uses(void **state) {
+    (void)state;
+    const clock_call calls[] = {
+        {"get", call_get, true},
+        {"insert", call_insert, true},
+        {"lock", call_lock, true},
+        {"trylock", call_trylock, true},
+        {"timedlock", call_timedlock, true},
+        {"lock_shared", call_lock_shared, true},
+        {"trylock_shared", call_trylock_shared, true},
+        {"lock_batch", call_lock_batch, true},
+        {"lock_batch_shared", call_lock_batch_shared, true},
+        {"peek", call_peek, false},
+        {"contains", call_contains, false},
+        {"for_each", call_for_each, false},
+        {"retain", call_retain, false},
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        lockmap_lru *m = new_lru(3, 1);
+        put(m, 'a');
+        put(m, 'b');
+        put(m, 'c');
+        put(m, 'd');
+        if (has(m, 'a') || !has(m, 'b') || !has(m, 'c') || !has(m, 'd'))
+            fail_msg("%s: a b c d in kept the wrong three", calls[i].name);
+        char b = 'b';
+        calls[i].call(m, &b);
+        put(m, 'e');
+        bool kept_b = has(m, 'b'), kept_c = has(m, 'c');
+        if (kept_b != calls[i].use || kept_c == calls[i].use)
+            fail_msg("%s: b %s, c %s after e came in", calls[i].name,
+                     kept_b ? "kept" : "evicted", kept_c ? "kept" : "evicted");
+        assert_int_equal(lockmap_lru_evictions(m), 2);
+        assert_int_equal(lockmap_lru_len(m), 3);
+        lockmap_lru_free(m);
+    }
+}
+
+/* A marked value that is popped loses its mark first: pop takes what the
+ * hand would evict, and a lone value can always be popped. */
+static void test_clock_pop_follows_the_hand(void **state) {
+    (void)state;
+    lockmap_lru *m = new_lru(4, 1);
+    put(m, 'a');
+    assert_pop_order(m, "a");
+    put(m, 'a');
+    put(m, 'b');
+    put(m, 'c');
+    /* All marked: the hand passes a b c once, then takes them in order. */
+    assert_pop_order(m, "abc");
+    put(m, 'a');
+    put(m, 'b');
+    put(m, 'c');
+    put(m, 'd');
+    put(m, 'e'); /* clears every mark and evicts a: b c d e, unmarked */
+    assert_false(has(m, 'a'));
+    touch(m, 'c');
+    assert_pop_order(m, "bdec");
+    lockmap_lru_free(m);
+}
+
+static int use_strict(void **state) {
+    (void)state;
+    policy = LOCKMAP_LRU_STRICT;
+    return 0;
+}
+
+static int use_clock(void **state) {
+    (void)state;
+    policy = LOCKMAP_LRU_CLOCK;
+    return 0;
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest strict_tests[] = {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_eviction_order_exact),
         cmocka_unit_test(test_peek_contains_and_bad_walks_do_not_promote),
@@ -652,5 +830,26 @@ int main(void) {
         cmocka_unit_test(test_no_lost_updates_within_capacity),
         cmocka_unit_test(test_bank_transfers_in_lru),
     };
-    return cmocka_run_group_tests_name(lockmap_variant(), tests, NULL, NULL);
+    /* The tests of what every policy keeps, and CLOCK's own. */
+    const struct CMUnitTest clock_tests[] = {
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_clock_marks_uses),
+        cmocka_unit_test(test_clock_pop_follows_the_hand),
+        cmocka_unit_test(test_try_and_timed_on_held_key),
+        cmocka_unit_test(test_shared_holders_never_evicted),
+        cmocka_unit_test(test_pop_skips_held_and_checks_key_room),
+        cmocka_unit_test(test_held_keys_never_evicted),
+        cmocka_unit_test(test_value_drop_once_per_value),
+        cmocka_unit_test(test_capacity_bound_under_churn),
+        cmocka_unit_test(test_no_lost_updates_within_capacity),
+        cmocka_unit_test(test_bank_transfers_in_lru),
+    };
+    char strict_name[64], clock_name[64];
+    snprintf(strict_name, sizeof strict_name, "%s strict", lockmap_variant());
+    snprintf(clock_name, sizeof clock_name, "%s clock", lockmap_variant());
+    int failed = cmocka_run_group_tests_name(strict_name, strict_tests,
+                                             use_strict, NULL);
+    failed += cmocka_run_group_tests_name(clock_name, clock_tests, use_clock,
+                                          NULL);
+    return failed;
 }
