@@ -40,6 +40,7 @@ check "--dist=zipf:9" --dist=zipf:9
 check "--dist=hotset:2:0.1" --dist=hotset:2:0.1
 check "--dist=pareto" --dist=pareto
 check "--lru-policy=lfu" --map=lru --capacity=10 --lru-policy=lfu
+check "--lru-policy=s3fifo" --lru-policy=s3fifo
 check "--lru-policy=clock" --lru-policy=clock
 check "--cs-ns=-3" --cs-ns=-3
 check "--think-ns=x" --think-ns=x

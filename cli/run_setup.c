@@ -44,6 +44,13 @@ static void count_dropped(void *value, void *ctx) {
     /* Relaxed: totals read after pthread_join, which orders them. */
     atomic_fetch_add_explicit(&R->dropped_sum, v, memory_order_relaxed);
 }
+
+/* --lru-policy's names (options.c checked them); none given: strict. */
+static lockmap_lru_policy lru_policy_of(const char *name) {
+    if (name && strcmp(name, "clock") == 0) return LOCKMAP_LRU_CLOCK;
+    if (name && strcmp(name, "s3fifo") == 0) return LOCKMAP_LRU_S3FIFO;
+    return LOCKMAP_LRU_STRICT;
+}
 #endif
 
 static void build_lru_map(run *R) {
@@ -51,9 +58,7 @@ static void build_lru_map(run *R) {
     lockmap_lru_options lo = {
         .value_size = (size_t)R->o->value_size,
         .capacity = (size_t)R->o->capacity,
-        .policy = R->o->lru_policy && strcmp(R->o->lru_policy, "clock") == 0
-                      ? LOCKMAP_LRU_CLOCK
-                      : LOCKMAP_LRU_STRICT,
+        .policy = lru_policy_of(R->o->lru_policy),
         .shards = (size_t)R->o->shards,
         .seed = R->map_seed,
         .value_drop = count_dropped,

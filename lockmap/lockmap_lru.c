@@ -2,9 +2,9 @@
  * core map (struct lockmap, its first member) run with lru = true through
  * the paths it shares with the plain map (pin.h, value.h, walk.h, batch.h).
  * Under the strict policy every lookup runs under the shard lock and moves
- * the key to the front of its shard's list (lru_list.h); under CLOCK the
- * lookups are the plain map's lock-free ones (lookup.h), which only mark
- * the key used. Here: eviction down to each shard's share, pop, and the
+ * the key to the front of its shard's list (lru_list.h); under CLOCK and
+ * S3-FIFO the lookups are the plain map's lock-free ones (lookup.h), which
+ * only count the key's uses. Here: eviction down to each shard's share, pop, and the
  * public functions, which pick the policy's path. */
 #include "lockmap/lockmap_lru.h"
 
@@ -86,19 +86,21 @@ static bool victim_kill(lockmap *map, lm_shard *sh, lm_state *st,
  * loses its mark and goes back to the front instead of being evicted.
  * Strict maps have no marks. Shard lock held. */
 static bool second_chance(lockmap *map, lm_shard *sh, lm_state *st) {
-    if (!map->lru_marks) return false;
+    if (!map->lru_marks) return false; /* strict */
     _Atomic uint32_t *mark = lru_mark(st);
     /* Relaxed: a hint (lru_list.h). */
     if (!atomic_load_explicit(mark, memory_order_relaxed)) return false;
     atomic_store_explicit(mark, 0, memory_order_relaxed);
-    lru_push_front(sh, st);
+    lru_push_front(map, sh, st);
     return true;
 }
 
-/* How far one sweep goes: every value at most twice (once to clear its mark,
- * once to evict it), however often lookups mark values meanwhile. */
-static size_t sweep_budget(lm_shard *sh) {
-    return 2 * count_of_values(sh) + 2; /* and the wrap past the sentinel */
+/* How far one sweep goes: each value until its uses are spent and once
+ * more to evict it (twice under CLOCK; once under the strict order, whose
+ * sweep does not wrap), however often lookups mark values meanwhile, and
+ * the wrap past the sentinel. */
+static size_t sweep_budget(lockmap *map, lm_shard *sh) {
+    return (map->lru_mark_max + 1) * count_of_values(sh) + 2;
 }
 
 /* The next value a sweep looks at after l, from the old end towards the
@@ -112,6 +114,65 @@ static lm_lru_links *sweep_next(lockmap *map, lm_shard *sh, lm_lru_links *l) {
     return sh->lru.prev;
 }
 
+/* S3-FIFO (Yang, Zhang, Qiu, Yue, Vinayak, "FIFO queues are all you need
+ * for cache eviction", SOSP 2023): the next value to take, its key lock
+ * held (victim_try), or NULL. While the small queue holds more than its
+ * share (or the main queue is empty), look at the small queue's oldest: used
+ * since it came in, it moves to the main queue with its uses cleared;
+ * else it goes (and its key into the ghost: the caller). Otherwise look at
+ * the main queue's oldest: used, it goes back to the front with one use
+ * less (CLOCK with a 2-bit count); else it goes. A value held, waited for or
+ * read goes back to its queue's front; when all of one queue's are, the
+ * other queue's oldest goes instead. Shard lock held. */
+static lm_state *s3fifo_candidate(lockmap *map, lm_shard *sh,
+                                  lm_waiter_t *w) {
+    /* Values put back because they are in use, per queue: once a queue's
+     * are all in use, look at the other. */
+    size_t held_small = 0, held_main = 0;
+    for (size_t budget = sweep_budget(map, sh); budget--;) {
+        /* Values of the main queue: those counted, less the small queue's
+         * (a value being inserted is counted a moment before it is
+         * queued: an overestimate that costs a look, not a miss). */
+        size_t values = count_of_values(sh);
+        size_t main_n = values > sh->small_n ? values - sh->small_n : 0;
+        bool small_left = held_small < sh->small_n;
+        bool main_left = sh->lru.prev != &sh->lru && held_main < main_n;
+        bool small = small_left && (sh->small_n > sh->small_share || !main_left);
+        if (!small && !main_left) return NULL;
+        lm_state *st = lru_state(small ? sh->small.prev : sh->lru.prev);
+        _Atomic uint32_t *uses = lru_mark(st);
+        /* Relaxed: a hint (lru_list.h). */
+        uint32_t n = atomic_load_explicit(uses, memory_order_relaxed);
+        if (n) {
+            atomic_store_explicit(uses, small ? 0 : n - 1,
+                                  memory_order_relaxed);
+            lru_push_front(map, sh, st);
+            continue;
+        }
+        if (victim_try(st, w)) return st;
+        if (small) {
+            held_small++;
+            lru_push_small(map, sh, st);
+        } else {
+            held_main++;
+            lru_push_front(map, sh, st);
+        }
+    }
+    return NULL;
+}
+
+/* Take a candidate of s3fifo_candidate: a value from the small queue leaves
+ * its key in the ghost, so that it enters the main queue if it comes back
+ * soon. Shard lock held. */
+static bool s3fifo_take(lockmap *map, lm_shard *sh, lm_state *st,
+                        lm_waiter_t *w) {
+    bool from_small = lru_mark_of(st)->small;
+    if (!victim_kill(map, sh, st, w)) return false;
+    /* Dead, out of the table, not yet pooled: its key is still there. */
+    if (from_small) ghost_put(sh, st_rehash(map, st));
+    return true;
+}
+
 /* Evict from the old end of the list until the shard is back within its
  * share (or only values in use are left): the least recently used values
  * under the strict policy; under CLOCK the oldest insertions, with a second
@@ -120,7 +181,19 @@ static lm_lru_links *sweep_next(lockmap *map, lm_shard *sh, lm_lru_links *l) {
  * is gone. */
 static lm_lru_links *evict_locked(lockmap *map, lm_shard *sh, size_t *evicted) {
     lm_lru_links *victims = NULL;
-    size_t budget = sweep_budget(sh);
+    size_t budget = sweep_budget(map, sh);
+    if (map->lru_s3fifo) {
+        while (count_of_values(sh) > sh->share && budget--) {
+            lm_waiter_t w;
+            lm_state *st = s3fifo_candidate(map, sh, &w);
+            if (!st) break;
+            if (!s3fifo_take(map, sh, st, &w)) continue; /* pinned just now */
+            ++*evicted;
+            lru_links(st)->next = victims;
+            victims = lru_links(st);
+        }
+        return victims;
+    }
     lm_lru_links *l = sh->lru.prev == &sh->lru ? NULL : sh->lru.prev;
     while (l && count_of_values(sh) > sh->share && budget--) {
         /* Before st moves (second chance) or leaves the list. */
@@ -161,7 +234,8 @@ void lm_lru_evict(lockmap *map, lm_shard *sh) {
 lockmap_lru *lockmap_lru_new(const lockmap_lru_options *opts) {
     if (!opts || opts->capacity == 0 ||
         (opts->policy != LOCKMAP_LRU_STRICT &&
-         opts->policy != LOCKMAP_LRU_CLOCK)) {
+         opts->policy != LOCKMAP_LRU_CLOCK &&
+         opts->policy != LOCKMAP_LRU_S3FIFO)) {
         errno = EINVAL;
         return NULL;
     }
@@ -179,8 +253,13 @@ lockmap_lru *lockmap_lru_new(const lockmap_lru_options *opts) {
         errno = err;
         return NULL;
     }
-    lm_lru_setup setup = {.capacity = opts->capacity,
-                          .marks = opts->policy == LOCKMAP_LRU_CLOCK};
+    lm_lru_setup setup = {
+        .capacity = opts->capacity,
+        .marks = opts->policy != LOCKMAP_LRU_STRICT,
+        .s3fifo = opts->policy == LOCKMAP_LRU_S3FIFO,
+        /* S3-FIFO counts up to 3 uses (its 2 bits), CLOCK marks once. */
+        .mark_max = opts->policy == LOCKMAP_LRU_S3FIFO ? 3 : 1,
+    };
     lockmap_lru *m = lm_calloc(1, sizeof *m);
     if (!m || lm_map_init(&m->core, &o, &g, &setup) != 0) {
         lm_free(m);
@@ -424,7 +503,23 @@ int lockmap_lru_remove(lockmap_lru *m, const void *key, size_t klen,
  * long). Shard lock held. */
 static int pop_locked(lockmap *map, lm_shard *sh, size_t key_cap,
                       size_t *klen_out, lm_state **out) {
-    size_t budget = sweep_budget(sh);
+    size_t budget = sweep_budget(map, sh);
+    if (map->lru_s3fifo) {
+        while (budget--) {
+            lm_waiter_t w;
+            lm_state *st = s3fifo_candidate(map, sh, &w);
+            if (!st) return -ENOENT;
+            if (klen_out) *klen_out = st_klen(st);
+            if (st_klen(st) > key_cap) {
+                lm_lock_release(&st->lock, &w);
+                return -ERANGE;
+            }
+            if (!s3fifo_take(map, sh, st, &w)) continue; /* pinned just now */
+            *out = st;
+            return 0;
+        }
+        return -ENOENT;
+    }
     lm_lru_links *l = sh->lru.prev == &sh->lru ? NULL : sh->lru.prev;
     for (lm_lru_links *next; l && budget--; l = next) {
         next = sweep_next(map, sh, l);

@@ -52,6 +52,19 @@ typedef struct lockmap_lru lockmap_lru;
  *   (marks set by a lookup that raced with the key's eviction may land on
  *   the state's next key); pop returns what eviction would take next.
  *   Memory: 16 bytes more per value than STRICT.
+ * LOCKMAP_LRU_S3FIFO: S3-FIFO (Yang et al., SOSP 2023). Uses are counted (up
+ *   to 3) without a lock, as under CLOCK. A new value enters a small queue
+ *   (a tenth of the shard's share); when eviction reaches it there, a value
+ *   used since moves to the main queue, any other goes and leaves its key
+ *   in a ghost table, and a key that comes back while it is a ghost enters
+ *   the main queue directly. The main queue is CLOCK with the count: a used
+ *   value goes back to the front with one use less. Values seen once are
+ *   thus evicted soon, which keeps a stream of one-off keys (a scan) from
+ *   flushing the values used again and again. "Least recently used" becomes
+ *   "next out of the small queue, else of the main queue"; the same calls
+ *   count as uses; pop returns what eviction would take next. Memory: as
+ *   CLOCK, plus the ghost table (8 bytes for each of 2 to 4 slots per value
+ *   of capacity).
  *
  * Under every policy: each shard keeps at most its share, held, waited for,
  * read and visited keys are never evicted, peek, contains and the walks do
@@ -59,6 +72,7 @@ typedef struct lockmap_lru lockmap_lru;
 typedef enum lockmap_lru_policy {
     LOCKMAP_LRU_STRICT = 0,
     LOCKMAP_LRU_CLOCK = 1,
+    LOCKMAP_LRU_S3FIFO = 2,
 } lockmap_lru_policy;
 
 typedef struct lockmap_lru_options {

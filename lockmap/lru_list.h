@@ -1,14 +1,17 @@
 /* LRU order (see DESIGN in lockmap/map.h): each shard of an LRU map keeps its
- * states that have a value in a circular list, with the links just before
- * each state: most recently used first under the strict policy, most
- * recently inserted first under CLOCK (whose uses set a mark instead).
- * Everything here but the mark runs under the shard lock. Eviction, which
- * walks the list from its old end, is the LRU module's (lockmap_lru.c).
+ * states that have a value in circular lists, with the links just before
+ * each state. Strict policy: one list, most recently used first. CLOCK: one
+ * list, most recently inserted first, uses set a mark instead. S3-FIFO: a
+ * small queue for new values and a main queue (the shard's `lru` list), uses
+ * counted up to 3, and a ghost table of keys lately evicted from the small
+ * queue. Everything here but the marks runs under the shard lock. Eviction,
+ * which works from the old ends, is the LRU module's (lockmap_lru.c).
  * Internal header. */
 #ifndef LOCKMAP_LRU_LIST_H
 #define LOCKMAP_LRU_LIST_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,51 +21,134 @@ static inline lm_lru_links *lru_links(lm_state *st) {
     return (lm_lru_links *)st - 1;
 }
 
-/* Maps whose policy marks uses (CLOCK, lru_marks) keep a use mark just
- * before the links. It is set by lookups without any lock, so it may land
- * on a state that was meanwhile reused for another key: a use credited to
- * the wrong key, which an approximate policy accepts. */
-static inline _Atomic uint32_t *lru_mark(lm_state *st) {
-    return &((lm_lru_mark *)lru_links(st) - 1)->used;
-}
-
-/* A lookup used the key. Relaxed: a hint for the eviction sweep, ordered by
- * nothing; read first so that a key used over and over stays a read-only
- * cache line. */
-static inline void lru_mark_used(lm_state *st) {
-    _Atomic uint32_t *m = lru_mark(st);
-    if (!atomic_load_explicit(m, memory_order_relaxed))
-        atomic_store_explicit(m, 1, memory_order_relaxed);
-}
-
 static inline lm_state *lru_state(lm_lru_links *l) {
     return (lm_state *)(l + 1);
 }
 
-static inline void lru_unlink(lm_state *st) {
+/* Maps whose policy marks uses (CLOCK and S3-FIFO, lru_marks) keep a mark
+ * just before the links (map.h: lm_lru_mark). */
+static inline lm_lru_mark *lru_mark_of(lm_state *st) {
+    return (lm_lru_mark *)lru_links(st) - 1;
+}
+
+/* The uses the mark counts: set by lookups without any lock, so a use may
+ * land on a state that was meanwhile reused for another key, credited to the
+ * wrong key, which an approximate policy accepts. */
+static inline _Atomic uint32_t *lru_mark(lm_state *st) {
+    return &lru_mark_of(st)->used;
+}
+
+/* A lookup used the key: one more use, up to the policy's most (1 for
+ * CLOCK, 3 for S3-FIFO). Relaxed: a hint for eviction, ordered by nothing;
+ * two racing uses may count once. Read first, so that a key used over and
+ * over stays a read-only cache line. */
+static inline void lru_mark_used(lockmap *map, lm_state *st) {
+    _Atomic uint32_t *m = lru_mark(st);
+    uint32_t n = atomic_load_explicit(m, memory_order_relaxed);
+    if (n < map->lru_mark_max)
+        atomic_store_explicit(m, n + 1, memory_order_relaxed);
+}
+
+static inline void lru_unlink(lockmap *map, lm_shard *sh, lm_state *st) {
     lm_lru_links *l = lru_links(st);
     if (!l->next) return;
+    if (map->lru_s3fifo && lru_mark_of(st)->small) {
+        lru_mark_of(st)->small = 0;
+        sh->small_n--;
+    }
     l->prev->next = l->next;
     l->next->prev = l->prev;
     l->next = l->prev = NULL;
 }
 
-static inline void lru_push_front(lm_shard *sh, lm_state *st) {
-    lru_unlink(st);
+/* Put an unlinked state at the front of the list `head`. */
+static inline void lru_push(lm_lru_links *head, lm_state *st) {
     lm_lru_links *l = lru_links(st);
-    l->prev = &sh->lru;
-    l->next = sh->lru.next;
-    sh->lru.next->prev = l;
-    sh->lru.next = l;
+    l->prev = head;
+    l->next = head->next;
+    head->next->prev = l;
+    head->next = l;
+}
+
+/* To the front of the shard's (main) list. */
+static inline void lru_push_front(lockmap *map, lm_shard *sh, lm_state *st) {
+    lru_unlink(map, sh, st);
+    lru_push(&sh->lru, st);
+}
+
+/* S3-FIFO: to the front of the small queue. */
+static inline void lru_push_small(lockmap *map, lm_shard *sh, lm_state *st) {
+    lru_unlink(map, sh, st);
+    lru_push(&sh->small, st);
+    lru_mark_of(st)->small = 1;
+    sh->small_n++;
 }
 
 /* Make a listed state (one with a value) the most recently used. */
-static inline void lru_touch(lm_shard *sh, lm_state *st) {
-    if (lru_links(st)->next) lru_push_front(sh, st);
+static inline void lru_touch(lockmap *map, lm_shard *sh, lm_state *st) {
+    if (lru_links(st)->next) lru_push_front(map, sh, st);
 }
 
-/* Bring the shard back within its share if it is over, evicting least
- * recently used values nobody references (lockmap_lru.c). No lock held. */
+/* ---- S3-FIFO's ghost -------------------------------------------------------
+ * The keys evicted from the small queue lately, as many as the main queue
+ * holds (ghost_cap): not a queue but, as Yang et al. suggest, a
+ * direct-mapped table of 32-bit fingerprints of the key's hash, each with
+ * the ghost clock (evictions into the ghost so far) when it came; a key is
+ * a ghost while fewer than ghost_cap others came after it. A collision
+ * forgets the older of two ghosts, a fingerprint match may be another key:
+ * both only change where a value starts, not what the map holds. */
+
+static inline uint64_t *ghost_slot(lm_shard *sh, uint64_t h) {
+    /* The shard and the table line use h's high and low bits: mix them. */
+    uint64_t x = (h ^ (h >> 29)) * 0x9e3779b97f4a7c15ull;
+    return &sh->ghost[(x >> 32) & sh->ghost_mask];
+}
+
+static inline uint32_t ghost_fingerprint(uint64_t h) {
+    return (uint32_t)h | 1; /* never 0: an empty slot */
+}
+
+static inline void ghost_put(lm_shard *sh, uint64_t h) {
+    uint32_t now = ++sh->ghost_clock;
+    *ghost_slot(sh, h) = (uint64_t)ghost_fingerprint(h) << 32 | now;
+}
+
+/* True, and forgotten, if the key is a ghost. */
+static inline bool ghost_take(lm_shard *sh, uint64_t h) {
+    uint64_t *slot = ghost_slot(sh, h);
+    uint64_t v = *slot;
+    if ((uint32_t)(v >> 32) != ghost_fingerprint(h)) return false;
+    /* Unsigned 32-bit distance: correct across the clock's wrap. */
+    bool fresh = (uint32_t)(sh->ghost_clock - (uint32_t)v) < sh->ghost_cap;
+    *slot = 0;
+    return fresh;
+}
+
+/* A value appeared (its key lock held, and the shard lock): where it enters
+ * the shard's order. Strict: the front. CLOCK: the front, marked, as a page
+ * loaded for a reference is, so that the sweep passes it once before it can
+ * go (as the values it gives a second chance, which go to the front after
+ * it). S3-FIFO: the small queue with no uses, unless its key is a ghost (it
+ * was evicted from the small queue not long ago): then the main queue. h is
+ * the key's hash. */
+static inline void lru_value_in(lockmap *map, lm_shard *sh, lm_state *st,
+                                uint64_t h) {
+    if (map->lru_s3fifo) {
+        /* Relaxed: a hint (lru_mark). */
+        atomic_store_explicit(lru_mark(st), 0, memory_order_relaxed);
+        if (ghost_take(sh, h))
+            lru_push_front(map, sh, st);
+        else
+            lru_push_small(map, sh, st);
+        return;
+    }
+    if (map->lru_marks)
+        atomic_store_explicit(lru_mark(st), 1, memory_order_relaxed);
+    lru_push_front(map, sh, st);
+}
+
+/* Bring the shard back within its share if it is over, evicting what the
+ * policy says nobody references (lockmap_lru.c). No lock held. */
 void lm_lru_evict(lockmap *map, lm_shard *sh);
 
 #endif

@@ -54,22 +54,46 @@ int lm_geometry_of(const lockmap_options *opts, size_t lru_capacity,
 /* Shard i of n, empty: its lock, an empty LRU list and its share of the LRU
  * capacity (split evenly, the remainder to the first shards; unbounded for a
  * plain map), and its first table. ENOMEM when the table is not there. */
+/* S3-FIFO's split of a shard's share: a tenth for the small queue (Yang et
+ * al. found 10% right across their traces), and a ghost for as many keys as
+ * the main queue holds, in a table of twice as many slots (fewer
+ * collisions), a power of two. ENOMEM when the table is not there. */
+static int shard_init_s3fifo(lm_shard *sh) {
+    sh->small.next = sh->small.prev = &sh->small;
+    sh->small_share = sh->share / 10;
+    size_t cap = sh->share - sh->small_share;
+    sh->ghost_cap = cap > UINT32_MAX / 4 ? UINT32_MAX / 4 : (uint32_t)cap;
+    size_t slots = 2;
+    while (slots < 2 * (size_t)sh->ghost_cap) slots *= 2;
+    sh->ghost = lm_calloc(slots, sizeof *sh->ghost);
+    if (!sh->ghost) return ENOMEM;
+    sh->ghost_mask = slots - 1;
+    return 0;
+}
+
+/* One shard: its lock, its share of the LRU map's capacity (split evenly,
+ * the remainder to the first shards; unbounded for a plain map), its first
+ * table and, for S3-FIFO, its queues and ghost. ENOMEM with nothing of it
+ * left allocated. */
 static int shard_init(lm_shard *sh, size_t i, size_t n, size_t nlines,
-                      size_t lru_capacity) {
+                      const lm_lru_setup *lru) {
     lm_shard_lock_init(&sh->lock);
     atomic_init(&sh->nvalues, 0);
     sh->lru.next = sh->lru.prev = &sh->lru;
-    sh->share =
-        lru_capacity ? lru_capacity / n + (i < lru_capacity % n) : SIZE_MAX;
+    size_t capacity = lru ? lru->capacity : 0;
+    sh->share = lru ? capacity / n + (i < capacity % n) : SIZE_MAX;
+    if (lru && lru->s3fifo && shard_init_s3fifo(sh) != 0) return ENOMEM;
     lm_table *t = lm_table_new(nlines);
-    if (!t) return ENOMEM;
+    if (!t) {
+        lm_free(sh->ghost);
+        return ENOMEM;
+    }
     atomic_init(&sh->table, t);
     return 0;
 }
 
 int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
                 const lm_lru_setup *lru) {
-    size_t lru_capacity = lru ? lru->capacity : 0;
     map->value_size = opts->value_size;
     map->seed = opts->seed ? opts->seed : lm_draw_seed();
     map->short_secret = short_secret_of(map->seed);
@@ -78,6 +102,8 @@ int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
     map->ctx = opts->ctx;
     map->shard_mask = g->nshards - 1;
     map->lru_marks = lru && lru->marks;
+    map->lru_s3fifo = lru && lru->s3fifo;
+    map->lru_mark_max = lru ? lru->mark_max : 0;
     map->state_prefix = !lru              ? 0
                         : map->lru_marks ? sizeof(lm_lru_links) +
                                                sizeof(lm_lru_mark)
@@ -93,11 +119,12 @@ int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
     if (!map->shards) return ENOMEM;
     memset(map->shards, 0, g->nshards * sizeof(lm_shard));
     for (size_t i = 0; i < g->nshards; i++) {
-        if (shard_init(&map->shards[i], i, g->nshards, g->nlines,
-                       lru_capacity) == 0)
+        if (shard_init(&map->shards[i], i, g->nshards, g->nlines, lru) == 0)
             continue;
-        for (size_t j = 0; j < i; j++)
+        for (size_t j = 0; j < i; j++) {
             lm_tables_free(table_locked(&map->shards[j]));
+            lm_free(map->shards[j].ghost);
+        }
         lm_free(map->shards);
         map->shards = NULL;
         return ENOMEM;
@@ -124,6 +151,7 @@ void lm_map_destroy(lockmap *map) {
         free_linked_states(map, t);
         lm_pool_free_all(map, sh);
         lm_tables_free(t);
+        lm_free(sh->ghost);
     }
     lm_free(map->shards);
 }

@@ -147,11 +147,12 @@ struct lm_lru_links {
     lm_lru_links *prev, *next;
 };
 
-/* CLOCK maps: the use mark, allocated before the links (lru_list.h); 16
- * bytes, so that the state stays 16-byte aligned. */
+/* CLOCK and S3-FIFO maps: the use mark, allocated before the links
+ * (lru_list.h); 16 bytes, so that the state stays 16-byte aligned. */
 typedef struct lm_lru_mark {
-    _Atomic uint32_t used;
-    uint32_t unused[3];
+    _Atomic uint32_t used; /* uses, up to lockmap.lru_mark_max; no lock */
+    uint32_t small;        /* S3-FIFO: in the small queue; shard lock */
+    uint32_t unused[2];
 } lm_lru_mark;
 
 /* One cache line of a table (table.h): a word of tags, then LM_LINE_SLOTS
@@ -193,6 +194,13 @@ typedef struct lm_shard {
     lm_pool pool[LM_POOL_CLASSES + 1]; /* dead states by size */
     lm_lru_links lru; /* LRU maps: next is most, prev least recently used */
     size_t share;     /* LRU maps: values this shard may keep */
+    /* S3-FIFO maps (lru_list.h): the small queue and its values, and the
+     * ghost table (ghost_mask + 1 slots) of ghost_cap keys. */
+    lm_lru_links small;
+    size_t small_n, small_share;
+    uint64_t *ghost;
+    size_t ghost_mask;
+    uint32_t ghost_clock, ghost_cap;
 } lm_shard;
 
 /* What both maps are made of; an LRU map (lockmap_lru.c) starts with one. */
@@ -206,7 +214,9 @@ struct lockmap {
     size_t shard_mask;
     lm_shard *shards;
     size_t state_prefix; /* bytes before each state: LRU links, or 0 */
-    bool lru_marks;      /* LRU maps whose lookups mark uses (CLOCK) */
+    bool lru_marks;      /* LRU maps whose lookups mark uses (CLOCK, S3-FIFO) */
+    bool lru_s3fifo;     /* ... with S3-FIFO's small queue and ghost */
+    uint32_t lru_mark_max; /* the most uses a mark counts */
     /* Plain maps whose values get reads without the key lock (value_size
      * up to LM_LOCKFREE_GET_MAX): their value and key bytes are written
      * and read as shared bytes (shared_bytes.h), and holders are handed a
@@ -285,7 +295,9 @@ typedef struct lm_geometry {
 /* What an LRU map adds to the options (NULL for a plain map). */
 typedef struct lm_lru_setup {
     size_t capacity; /* the most values it keeps (opts->capacity ignored) */
-    bool marks;      /* lookups mark uses without locks (CLOCK) */
+    bool marks;      /* lookups mark uses without locks (CLOCK, S3-FIFO) */
+    bool s3fifo;     /* S3-FIFO's queues and ghost */
+    uint32_t mark_max; /* the most uses a mark counts */
 } lm_lru_setup;
 
 /* lru_capacity 0: a plain map; otherwise an LRU map bounded to that many

@@ -74,7 +74,7 @@ LM_BY_KIND void unlink_dead(lockmap *map, lm_shard *sh, lm_state *st,
                             bool lru) {
     table_remove(map, sh, st);
     sh->nstates--;
-    if (lru) lru_unlink(st);
+    if (lru) lru_unlink(map, sh, st);
 }
 
 /* Kill, unlink and pool a state whose references and value are gone, unless
@@ -129,7 +129,7 @@ LM_BY_KIND int pin_locked(lockmap *map, lm_shard *sh, uint64_t h,
         /* Relaxed: linked states are alive while we hold the shard lock,
          * and the key lock taken next orders the rest. */
         atomic_fetch_add_explicit(&st->word, LM_REF, memory_order_relaxed);
-        if (lru && promote) lru_touch(sh, st);
+        if (lru && promote) lru_touch(map, sh, st);
     } else if (mode == PIN_CREATE) {
         st = new_state(map, sh, h, key, klen, LM_REF, lru);
         if (!st) rc = -ENOMEM;

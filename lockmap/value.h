@@ -40,17 +40,12 @@ LM_BY_KIND void value_appeared(lockmap *map, lm_state *st, bool lru) {
     /* Relaxed: the key lock orders HAS_VALUE for its holders; the unpin's
      * release publishes it to whoever kills the state. */
     atomic_fetch_or_explicit(&st->word, LM_HAS_VALUE, memory_order_relaxed);
-    lm_shard *sh = shard_of(map, st_rehash(map, st)); /* key lock held */
+    uint64_t h = st_rehash(map, st); /* key lock held */
+    lm_shard *sh = shard_of(map, h);
     count_values(sh, +1);
     if (!lru) return;
-    /* A new value enters CLOCK's list marked, as a page loaded for a
-     * reference does: the sweep passes it once before it can go, as it does
-     * the values it gives a second chance, which go to the front after it.
-     * Relaxed: a hint (lru_list.h). */
-    if (map->lru_marks)
-        atomic_store_explicit(lru_mark(st), 1, memory_order_relaxed);
     lm_shard_lock_acquire(&sh->lock);
-    lru_push_front(sh, st);
+    lru_value_in(map, sh, st, h);
     lm_shard_lock_release(&sh->lock);
 }
 
@@ -60,7 +55,7 @@ LM_BY_KIND void value_gone(lockmap *map, lm_state *st, bool lru) {
     count_values(sh, -1);
     if (!lru) return;
     lm_shard_lock_acquire(&sh->lock);
-    lru_unlink(st);
+    lru_unlink(map, sh, st);
     lm_shard_lock_release(&sh->lock);
 }
 

@@ -1,10 +1,10 @@
 /* libFuzzer harness: the input is decoded into a sequence of API calls on one
- * map (plain, or LRU under the strict or the CLOCK policy; default or
+ * map (plain, or LRU under the strict, CLOCK or S3-FIFO policy; default or
  * all-colliding hash), and every result is checked against a plain reference
  * model. The first byte picks the map; each further pair of bytes is one
  * operation and its key; values and flags are drawn from the bytes that
- * follow. The model follows the strict LRU order exactly; under CLOCK it
- * knows what may be present (values, membership, capacity, drops), and
+ * follow. The model follows the strict LRU order exactly; under the others
+ * it knows what may be present (values, membership, capacity, drops), and
  * learns of each eviction when the map shows a key gone.
  *
  * One thread only, so the model knows which keys this thread holds, and the
@@ -61,7 +61,7 @@ static struct {
     model_key k[NKEYS];
     uint64_t clock;
     bool lru;
-    bool approx; /* CLOCK: the model does not follow the eviction order */
+    bool approx; /* CLOCK, S3-FIFO: the model does not follow the order */
     size_t capacity;
     size_t drops_expected;
     size_t evictions;
@@ -119,7 +119,7 @@ static void model_evict(void) {
 }
 
 /* The map says key k is absent. Under the strict order the model knows it
- * already; under CLOCK a present value nobody holds may have been evicted
+ * already; otherwise a present value nobody holds may have been evicted
  * meanwhile, and the model learns it here. */
 static void found_absent(int k) {
     model_key *mk = &model.k[k];
@@ -198,7 +198,7 @@ static bool keep_parity(const void *key, size_t klen, void *value, void *ctx) {
     return *(uint64_t *)value % 2 == *(uint64_t *)ctx;
 }
 
-/* Under CLOCK: ask the map about every value the model has and nobody
+/* Under CLOCK and S3-FIFO: ask the map about every value the model has and nobody
  * holds (peek: no use, and no wait on a key this thread holds). */
 static void reconcile(lockmap_lru *lru) {
     if (!model.approx) return;
@@ -492,7 +492,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&model, 0, sizeof model);
     drops_seen = 0;
     model.lru = mode & 1;
-    model.approx = model.lru && (mode >> 5) & 1;
+    /* The policy: strict, CLOCK or S3-FIFO. */
+    unsigned policy = (mode >> 5) % 3;
+    model.approx = model.lru && policy != 0;
     hash_fn = mode & 2 ? colliding_hash : xxh3_hash;
     model.capacity = 1 + (mode >> 2) % 8;
     lockmap *map;
@@ -501,8 +503,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* One shard: the strict LRU order is then exactly the model's. */
         lockmap_lru_options o = {.value_size = 8,
                                  .capacity = model.capacity,
-                                 .policy = model.approx ? LOCKMAP_LRU_CLOCK
-                                                        : LOCKMAP_LRU_STRICT,
+                                 .policy = policy == 1   ? LOCKMAP_LRU_CLOCK
+                                           : policy == 2 ? LOCKMAP_LRU_S3FIFO
+                                                         : LOCKMAP_LRU_STRICT,
                                  .shards = 1,
                                  .seed = SEED,
                                  .hash = hash_fn,

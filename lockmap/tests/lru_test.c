@@ -1,6 +1,7 @@
 /* The LRU map under each policy: exact eviction order and promotion rules
- * (strict), marks and second chances (CLOCK), pop, held keys, value
- * accounting, and the map's concurrency invariants under a capacity bound. */
+ * (strict), marks and second chances (CLOCK), queues and ghost (S3-FIFO),
+ * pop, held keys, value accounting, and the map's concurrency invariants
+ * under a capacity bound. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -292,7 +293,9 @@ static void *lru_holder(void *arg) {
 /* With 'a' held by another thread, the oldest of a b c, `attempt` must fail
  * with `want`, and (failed or not) promote a: the pop order is then b c a.
  * Under CLOCK all three are marked used (inserted, then locked or touched):
- * the hand clears the marks, oldest first, and comes back to a. */
+ * the hand clears the marks, oldest first, and comes back to a; under
+ * S3-FIFO all three were used in the small queue, so they move to the main
+ * queue in that order and leave it in the same. */
 static void held_attempt(int (*attempt)(lockmap_lru *m, lockmap_entry *e),
                          int want) {
     reset_failures();
@@ -801,6 +804,50 @@ static void test_clock_pop_follows_the_hand(void **state) {
     lockmap_lru_free(m);
 }
 
+/* ---- S3-FIFO -------------------------------------------------------------
+ */
+
+/* One shard of ten: a small queue of one, a ghost of nine. a..j fill the
+ * small queue; k pushes a out (into the ghost). b, used, moves to the main
+ * queue when its turn comes (l comes in), and c goes in its place. a comes
+ * back while a ghost: straight into the main queue; d goes for it. Pops
+ * then empty the small queue down to its share (e..k), then the main queue
+ * (b, a), then l. */
+static void test_s3fifo_queues_and_ghost(void **state) {
+    (void)state;
+    lockmap_lru *m = new_lru(10, 1);
+    for (char k = 'a'; k <= 'k'; k++) put(m, k);
+    assert_false(has(m, 'a'));
+    touch(m, 'b');
+    put(m, 'l');
+    assert_true(has(m, 'b'));
+    assert_false(has(m, 'c'));
+    put(m, 'a');
+    assert_true(has(m, 'a'));
+    assert_false(has(m, 'd'));
+    assert_int_equal(lockmap_lru_evictions(m), 3);
+    assert_int_equal(atomic_load(&drops['a']), 1);
+    assert_pop_order(m, "efghijkbal");
+    lockmap_lru_free(m);
+}
+
+/* A key used once and never again does not stay: under S3-FIFO a stream of
+ * one-off keys passes through the small queue and leaves the values used
+ * twice in the main queue alone, where LRU lets the stream flush them. */
+static void test_s3fifo_scan_leaves_main_alone(void **state) {
+    (void)state;
+    lockmap_lru *m = new_lru(10, 1);
+    for (char k = 'a'; k <= 'e'; k++) {
+        put(m, k);
+        touch(m, k);
+    }
+    /* The scan: 20 one-off keys, each evicting an older value. */
+    for (char k = 'A'; k < 'A' + 20; k++) put(m, k);
+    for (char k = 'a'; k <= 'e'; k++)
+        if (!has(m, k)) fail_msg("'%c' (used) flushed by the scan", k);
+    lockmap_lru_free(m);
+}
+
 static int use_strict(void **state) {
     (void)state;
     policy = LOCKMAP_LRU_STRICT;
@@ -810,6 +857,12 @@ static int use_strict(void **state) {
 static int use_clock(void **state) {
     (void)state;
     policy = LOCKMAP_LRU_CLOCK;
+    return 0;
+}
+
+static int use_s3fifo(void **state) {
+    (void)state;
+    policy = LOCKMAP_LRU_S3FIFO;
     return 0;
 }
 
@@ -844,12 +897,28 @@ int main(void) {
         cmocka_unit_test(test_no_lost_updates_within_capacity),
         cmocka_unit_test(test_bank_transfers_in_lru),
     };
-    char strict_name[64], clock_name[64];
-    snprintf(strict_name, sizeof strict_name, "%s strict", lockmap_variant());
-    snprintf(clock_name, sizeof clock_name, "%s clock", lockmap_variant());
-    int failed = cmocka_run_group_tests_name(strict_name, strict_tests,
-                                             use_strict, NULL);
-    failed += cmocka_run_group_tests_name(clock_name, clock_tests, use_clock,
-                                          NULL);
+    const struct CMUnitTest s3fifo_tests[] = {
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_s3fifo_queues_and_ghost),
+        cmocka_unit_test(test_s3fifo_scan_leaves_main_alone),
+        cmocka_unit_test(test_try_and_timed_on_held_key),
+        cmocka_unit_test(test_shared_holders_never_evicted),
+        cmocka_unit_test(test_pop_skips_held_and_checks_key_room),
+        cmocka_unit_test(test_held_keys_never_evicted),
+        cmocka_unit_test(test_value_drop_once_per_value),
+        cmocka_unit_test(test_capacity_bound_under_churn),
+        cmocka_unit_test(test_no_lost_updates_within_capacity),
+        cmocka_unit_test(test_bank_transfers_in_lru),
+    };
+    char name[3][64];
+    snprintf(name[0], sizeof name[0], "%s strict", lockmap_variant());
+    snprintf(name[1], sizeof name[1], "%s clock", lockmap_variant());
+    snprintf(name[2], sizeof name[2], "%s s3fifo", lockmap_variant());
+    int failed = cmocka_run_group_tests_name(name[0], strict_tests, use_strict,
+                                             NULL);
+    failed +=
+        cmocka_run_group_tests_name(name[1], clock_tests, use_clock, NULL);
+    failed +=
+        cmocka_run_group_tests_name(name[2], s3fifo_tests, use_s3fifo, NULL);
     return failed;
 }
