@@ -391,9 +391,10 @@ static int set_map(const opt_arg *a) {
 
 /* The names are lockmap_lru_policy's, in its order (run_setup.c). */
 static int set_lru_policy(const opt_arg *a) {
-    static const char *const names[] = {"strict", "clock", "s3fifo"};
-    int i = choice(a->val, names, 3);
-    if (i < 0) return bad(a, "must be strict, clock or s3fifo");
+    static const char *const names[] = {"strict", "clock", "buffered",
+                                        "s3fifo"};
+    int i = choice(a->val, names, 4);
+    if (i < 0) return bad(a, "must be strict, clock, buffered or s3fifo");
     a->o->lru_policy = names[i];
     return 0;
 }

@@ -47,8 +47,8 @@ typedef struct lmb_opts {
     uint64_t latency_sample; /* time 1 operation in N; 0 = off */
     bool lru;                /* --map=lru: the LRU map instead of the plain */
     uint64_t capacity;       /* --capacity: the LRU map's; 0 with the plain */
-    const char *lru_policy;  /* --lru-policy: strict, clock or s3fifo;
-                                NULL: not given (strict) */
+    const char *lru_policy;  /* --lru-policy: strict, clock, buffered or
+                                s3fifo; NULL: not given (strict) */
     uint64_t value_size;     /* --value-size: bytes per value, a multiple of
                                 8 (whole u64 words) */
     unsigned read_pct;       /* --read-pct: the rw workload's shared reads,

@@ -49,6 +49,7 @@ static void count_dropped(void *value, void *ctx) {
 static lockmap_lru_policy lru_policy_of(const char *name) {
     if (name && strcmp(name, "clock") == 0) return LOCKMAP_LRU_CLOCK;
     if (name && strcmp(name, "s3fifo") == 0) return LOCKMAP_LRU_S3FIFO;
+    if (name && strcmp(name, "buffered") == 0) return LOCKMAP_LRU_BUFFERED;
     return LOCKMAP_LRU_STRICT;
 }
 #endif

@@ -2,9 +2,9 @@
  * core map (struct lockmap, its first member) run with lru = true through
  * the paths it shares with the plain map (pin.h, value.h, walk.h, batch.h).
  * Under the strict policy every lookup runs under the shard lock and moves
- * the key to the front of its shard's list (lru_list.h); under CLOCK and
- * S3-FIFO the lookups are the plain map's lock-free ones (lookup.h), which
- * only count the key's uses. Here: eviction down to each shard's share, pop, and the
+ * the key to the front of its shard's list (lru_list.h); under the others
+ * (CLOCK, S3-FIFO, buffered) the lookups are the plain map's lock-free ones
+ * (lookup.h), which only count the key's uses. Here: eviction down to each shard's share, pop, and the
  * public functions, which pick the policy's path. */
 #include "lockmap/lockmap_lru.h"
 
@@ -86,7 +86,7 @@ static bool victim_kill(lockmap *map, lm_shard *sh, lm_state *st,
  * loses its mark and goes back to the front instead of being evicted.
  * Strict maps have no marks. Shard lock held. */
 static bool second_chance(lockmap *map, lm_shard *sh, lm_state *st) {
-    if (!map->lru_marks) return false; /* strict */
+    if (!map->lru_marks) return false; /* strict, buffered: no marks */
     _Atomic uint32_t *mark = lru_mark(st);
     /* Relaxed: a hint (lru_list.h). */
     if (!atomic_load_explicit(mark, memory_order_relaxed)) return false;
@@ -175,8 +175,9 @@ static bool s3fifo_take(lockmap *map, lm_shard *sh, lm_state *st,
 
 /* Evict from the old end of the list until the shard is back within its
  * share (or only values in use are left): the least recently used values
- * under the strict policy; under CLOCK the oldest insertions, with a second
- * chance for those used since. Returns the victims chained through their
+ * under the strict policy (and the least recently replayed under the
+ * buffered one); under CLOCK the oldest insertions, with a second chance for
+ * those used since. Returns the victims chained through their
  * LRU links (out of the list now), for release_victims once the shard lock
  * is gone. */
 static lm_lru_links *evict_locked(lockmap *map, lm_shard *sh, size_t *evicted) {
@@ -217,6 +218,8 @@ void lm_lru_evict(lockmap *map, lm_shard *sh) {
      * the lock, so no needed eviction is skipped. */
     if (count_of_values(sh) <= sh->share) return;
     lm_shard_lock_acquire(&sh->lock);
+    /* The buffered policy: the uses recorded so far count first. */
+    if (map->lru_buffered) lru_replay_uses(map, sh);
     size_t evicted = 0;
     lm_lru_links *victims = evict_locked(map, sh, &evicted);
     lm_shard_lock_release(&sh->lock);
@@ -235,7 +238,8 @@ lockmap_lru *lockmap_lru_new(const lockmap_lru_options *opts) {
     if (!opts || opts->capacity == 0 ||
         (opts->policy != LOCKMAP_LRU_STRICT &&
          opts->policy != LOCKMAP_LRU_CLOCK &&
-         opts->policy != LOCKMAP_LRU_S3FIFO)) {
+         opts->policy != LOCKMAP_LRU_S3FIFO &&
+         opts->policy != LOCKMAP_LRU_BUFFERED)) {
         errno = EINVAL;
         return NULL;
     }
@@ -253,13 +257,7 @@ lockmap_lru *lockmap_lru_new(const lockmap_lru_options *opts) {
         errno = err;
         return NULL;
     }
-    lm_lru_setup setup = {
-        .capacity = opts->capacity,
-        .marks = opts->policy != LOCKMAP_LRU_STRICT,
-        .s3fifo = opts->policy == LOCKMAP_LRU_S3FIFO,
-        /* S3-FIFO counts up to 3 uses (its 2 bits), CLOCK marks once. */
-        .mark_max = opts->policy == LOCKMAP_LRU_S3FIFO ? 3 : 1,
-    };
+    lm_lru_setup setup = {.capacity = opts->capacity, .policy = opts->policy};
     lockmap_lru *m = lm_calloc(1, sizeof *m);
     if (!m || lm_map_init(&m->core, &o, &g, &setup) != 0) {
         lm_free(m);
@@ -549,6 +547,7 @@ int lockmap_lru_pop(lockmap_lru *m, void *key_out, size_t key_cap,
         lm_shard *sh = &map->shards[(start + i) & map->shard_mask];
         lm_state *st;
         lm_shard_lock_acquire(&sh->lock);
+        if (map->lru_buffered) lru_replay_uses(map, sh);
         int rc = pop_locked(map, sh, key_cap, klen_out, &st);
         lm_shard_lock_release(&sh->lock);
         if (rc == -ENOENT) continue;

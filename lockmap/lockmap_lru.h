@@ -65,6 +65,15 @@ typedef struct lockmap_lru lockmap_lru;
  *   count as uses; pop returns what eviction would take next. Memory: as
  *   CLOCK, plus the ghost table (8 bytes for each of 2 to 4 slots per value
  *   of capacity).
+ * LOCKMAP_LRU_BUFFERED: LRU order replayed from lossy buffers, as Caffeine
+ *   does. A use is written, with no lock, into one of 32 slots of its
+ *   shard's buffer (picked by the key's state, so a key used again and again
+ *   takes one slot and writes it once); now and then (every 64th use of a
+ *   thread, and before every eviction) whoever gets the shard's lock without
+ *   waiting moves the recorded keys to the front of the list. Uses lost to
+ *   a full buffer or a collision are not replayed; "least recently used"
+ *   becomes "least recently replayed". The same calls count as uses; pop
+ *   returns the list's oldest. Memory: as STRICT, plus 256 bytes per shard.
  *
  * Under every policy: each shard keeps at most its share, held, waited for,
  * read and visited keys are never evicted, peek, contains and the walks do
@@ -73,6 +82,7 @@ typedef enum lockmap_lru_policy {
     LOCKMAP_LRU_STRICT = 0,
     LOCKMAP_LRU_CLOCK = 1,
     LOCKMAP_LRU_S3FIFO = 2,
+    LOCKMAP_LRU_BUFFERED = 3,
 } lockmap_lru_policy;
 
 typedef struct lockmap_lru_options {

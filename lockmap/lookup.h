@@ -1,11 +1,11 @@
 /* Lookups that start lock-free (lockfree.h, shared_lockfree.h) and fall back
  * to the locked paths (pin.h): locking a key exclusively or shared, the
  * one-shot operations and get. The plain map runs them with lru = false;
- * the LRU map runs them with lru = true under policies that mark uses
- * instead of reordering (CLOCK, S3-FIFO), where each key looked up is marked
- * used
- * (lru_list.h) unless `mark` says otherwise (peek). `lru` and `mark` are
- * always literals (see DESIGN in lockmap/map.h). Internal header. */
+ * the LRU map runs them with lru = true under the policies that count uses
+ * rather than reorder under the shard lock (CLOCK, S3-FIFO, buffered), where
+ * each key looked up counts as used (lru_list.h: lru_used) unless `mark`
+ * says otherwise (peek). `lru` and `mark` are always literals (see DESIGN in
+ * lockmap/map.h). Internal header. */
 #ifndef LOCKMAP_LOOKUP_H
 #define LOCKMAP_LOOKUP_H
 
@@ -38,7 +38,7 @@ LM_BY_KIND int lock_slow_by_kind(lockmap *map, uint64_t h, const void *key,
     }
     /* A use even if the lock is not got (a failed trylock), as in strict
      * LRU maps; pinned, so the state is still the key's. */
-    if (lru && mark) lru_mark_used(map, st);
+    if (lru && mark) lru_used(map, sh, st);
     return lock_pinned(map, sh, st, how, deadline, e, lru);
 }
 
@@ -67,7 +67,7 @@ LM_BY_KIND int lock_hashed(lockmap *map, uint64_t h, const void *key,
     lm_try got = try_held(map, h, key, klen, e, lru);
     if (got == TRY_HELD) {
         /* Held: the state is the key's. */
-        if (lru && mark) lru_mark_used(map, e->st);
+        if (lru && mark) lru_used(map, shard_of(map, h), e->st);
         return 0;
     }
     if (!lru)
@@ -87,7 +87,7 @@ LM_BY_KIND int lock_shared_hashed(lockmap *map, uint64_t h, const void *key,
     lm_entry *e = entry_impl(entry);
     e->st = NULL;
     if (try_held_shared(map, h, key, klen, e, lru) == TRY_HELD) {
-        if (lru) lru_mark_used(map, e->st);
+        if (lru) lru_used(map, shard_of(map, h), e->st);
         return 0;
     }
     lm_shard *sh = shard_of(map, h);
@@ -96,7 +96,7 @@ LM_BY_KIND int lock_shared_hashed(lockmap *map, uint64_t h, const void *key,
         int rc = pin_locked(map, sh, h, key, klen, PIN_CREATE, false, lru, &st);
         if (rc) return rc;
     }
-    if (lru) lru_mark_used(map, st);
+    if (lru) lru_used(map, sh, st);
     return lock_pinned_shared(map, sh, st, how, deadline, e, lru);
 }
 
@@ -136,7 +136,7 @@ LM_BY_KIND int get_hashed(lockmap *map, uint64_t h, const void *key,
         int rc = get_lockfree(map, h, key, klen, value_out,
                               lru && op == OP_GET ? &found : NULL);
         /* found: the state the copy came from, perhaps reused since. */
-        if (found) lru_mark_used(map, found);
+        if (found) lru_used(map, shard_of(map, h), found);
         if (rc >= 0) return rc;
     }
     return one_shot(map, h, key, klen, op, NULL, value_out, lru);

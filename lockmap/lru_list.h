@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "lockmap/map.h"
+#include "lockmap/state.h"
 
 static inline lm_lru_links *lru_links(lm_state *st) {
     return (lm_lru_links *)st - 1;
@@ -38,11 +39,11 @@ static inline _Atomic uint32_t *lru_mark(lm_state *st) {
     return &lru_mark_of(st)->used;
 }
 
-/* A lookup used the key: one more use, up to the policy's most (1 for
- * CLOCK, 3 for S3-FIFO). Relaxed: a hint for eviction, ordered by nothing;
- * two racing uses may count once. Read first, so that a key used over and
- * over stays a read-only cache line. */
-static inline void lru_mark_used(lockmap *map, lm_state *st) {
+/* CLOCK and S3-FIFO: one more use, up to the policy's most (1 for CLOCK, 3
+ * for S3-FIFO). Relaxed: a hint for eviction, ordered by nothing; two racing
+ * uses may count once. Read first, so that a key used over and over stays a
+ * read-only cache line. */
+static inline void lru_mark_use(lockmap *map, lm_state *st) {
     _Atomic uint32_t *m = lru_mark(st);
     uint32_t n = atomic_load_explicit(m, memory_order_relaxed);
     if (n < map->lru_mark_max)
@@ -87,6 +88,67 @@ static inline void lru_push_small(lockmap *map, lm_shard *sh, lm_state *st) {
 /* Make a listed state (one with a value) the most recently used. */
 static inline void lru_touch(lockmap *map, lm_shard *sh, lm_state *st) {
     if (lru_links(st)->next) lru_push_front(map, sh, st);
+}
+
+/* ---- the buffered policy's uses -------------------------------------------
+ * Each shard has LM_USE_SLOTS slots; a use writes its state's address into
+ * the slot its address picks (read first: a key used over and over writes
+ * once), and a replay, under the shard lock, empties every slot and moves
+ * the states named that still have a value to the front. Lossy on purpose:
+ * a use overwritten before a replay is not replayed. Every slot access is
+ * relaxed: the slots are hints, and the replay checks what it is given
+ * under the shard lock (a state named may have died, or been reused for
+ * another key of the same shard since, a use credited to the wrong key). */
+
+/* Each thread replays the shard of every LM_USE_REPLAY_EVERY-th use it
+ * records (if its lock is free): twice the slots, so that a shard used by
+ * one thread is replayed about once per two fillings of its buffer. */
+#define LM_USE_REPLAY_EVERY 64
+
+static inline _Atomic(lm_state *) *use_slot(lm_shard *sh, lm_state *st) {
+    /* States are 16-byte aligned and of a few sizes: mix the address
+     * (Fibonacci hashing) and take high bits. */
+    uint64_t x = ((uint64_t)(uintptr_t)st >> 4) * 0x9e3779b97f4a7c15ull;
+    return &sh->uses[(x >> 32) % LM_USE_SLOTS];
+}
+
+/* Move the recorded states to the front. Shard lock held. */
+static inline void lru_replay_uses(lockmap *map, lm_shard *sh) {
+    for (size_t i = 0; i < LM_USE_SLOTS; i++) {
+        lm_state *st = atomic_load_explicit(&sh->uses[i], memory_order_relaxed);
+        if (!st) continue;
+        atomic_store_explicit(&sh->uses[i], NULL, memory_order_relaxed);
+        /* In the list: alive with its links set (a dead state's links may
+         * chain eviction's victims). Relaxed: the shard lock orders the
+         * kill and the links. */
+        if (!(atomic_load_explicit(&st->word, memory_order_relaxed) & LM_DEAD) &&
+            lru_links(st)->next)
+            lru_push_front(map, sh, st);
+    }
+}
+
+static inline void lru_record_use(lockmap *map, lm_shard *sh, lm_state *st) {
+    static _Thread_local uint32_t until_replay = LM_USE_REPLAY_EVERY;
+    /* A key without a value is not in the list (an insert puts its new value
+     * at the front anyway). */
+    if (!has_value(st)) return;
+    _Atomic(lm_state *) *slot = use_slot(sh, st);
+    if (atomic_load_explicit(slot, memory_order_relaxed) != st)
+        atomic_store_explicit(slot, st, memory_order_relaxed);
+    if (--until_replay) return;
+    until_replay = LM_USE_REPLAY_EVERY;
+    if (!lm_shard_lock_try(&sh->lock)) return; /* a replay is not worth a wait */
+    lru_replay_uses(map, sh);
+    lm_shard_lock_release(&sh->lock);
+}
+
+/* A lookup used the key whose state st is, in shard sh: as the policy
+ * counts uses (LRU maps whose lookups take no shard lock). */
+static inline void lru_used(lockmap *map, lm_shard *sh, lm_state *st) {
+    if (map->lru_buffered)
+        lru_record_use(map, sh, st);
+    else
+        lru_mark_use(map, st);
 }
 
 /* ---- S3-FIFO's ghost -------------------------------------------------------

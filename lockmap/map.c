@@ -73,8 +73,8 @@ static int shard_init_s3fifo(lm_shard *sh) {
 
 /* One shard: its lock, its share of the LRU map's capacity (split evenly,
  * the remainder to the first shards; unbounded for a plain map), its first
- * table and, for S3-FIFO, its queues and ghost. ENOMEM with nothing of it
- * left allocated. */
+ * table and, for S3-FIFO, its queues and ghost, for the buffered policy its
+ * use slots. ENOMEM with nothing of it left allocated. */
 static int shard_init(lm_shard *sh, size_t i, size_t n, size_t nlines,
                       const lm_lru_setup *lru) {
     lm_shard_lock_init(&sh->lock);
@@ -82,10 +82,16 @@ static int shard_init(lm_shard *sh, size_t i, size_t n, size_t nlines,
     sh->lru.next = sh->lru.prev = &sh->lru;
     size_t capacity = lru ? lru->capacity : 0;
     sh->share = lru ? capacity / n + (i < capacity % n) : SIZE_MAX;
-    if (lru && lru->s3fifo && shard_init_s3fifo(sh) != 0) return ENOMEM;
+    if (lru && lru->policy == LOCKMAP_LRU_S3FIFO && shard_init_s3fifo(sh) != 0)
+        return ENOMEM;
+    if (lru && lru->policy == LOCKMAP_LRU_BUFFERED) {
+        sh->uses = lm_calloc(LM_USE_SLOTS, sizeof *sh->uses);
+        if (!sh->uses) return ENOMEM;
+    }
     lm_table *t = lm_table_new(nlines);
     if (!t) {
         lm_free(sh->ghost);
+        lm_free((void *)sh->uses);
         return ENOMEM;
     }
     atomic_init(&sh->table, t);
@@ -101,9 +107,14 @@ int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
     map->value_drop = opts->value_drop;
     map->ctx = opts->ctx;
     map->shard_mask = g->nshards - 1;
-    map->lru_marks = lru && lru->marks;
-    map->lru_s3fifo = lru && lru->s3fifo;
-    map->lru_mark_max = lru ? lru->mark_max : 0;
+    lockmap_lru_policy policy = lru ? lru->policy : LOCKMAP_LRU_STRICT;
+    map->lru_lockfree = lru && policy != LOCKMAP_LRU_STRICT;
+    map->lru_marks =
+        policy == LOCKMAP_LRU_CLOCK || policy == LOCKMAP_LRU_S3FIFO;
+    map->lru_s3fifo = policy == LOCKMAP_LRU_S3FIFO;
+    map->lru_buffered = policy == LOCKMAP_LRU_BUFFERED;
+    /* S3-FIFO counts up to 3 uses (its 2 bits), CLOCK marks once. */
+    map->lru_mark_max = map->lru_s3fifo ? 3 : map->lru_marks ? 1 : 0;
     map->state_prefix = !lru              ? 0
                         : map->lru_marks ? sizeof(lm_lru_links) +
                                                sizeof(lm_lru_mark)
@@ -111,7 +122,7 @@ int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
     /* Maps whose lookups run without the shard lock (plain ones, and LRU
      * ones that mark uses rather than reorder) read small values lock-free
      * too. */
-    map->shared_values = (!lru || map->lru_marks) &&
+    map->shared_values = (!lru || map->lru_lockfree) &&
                          opts->value_size <= LM_LOCKFREE_GET_MAX &&
                          opts->value_size <= LM_ENTRY_COPY_MAX;
     map->shards =
@@ -124,6 +135,7 @@ int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
         for (size_t j = 0; j < i; j++) {
             lm_tables_free(table_locked(&map->shards[j]));
             lm_free(map->shards[j].ghost);
+            lm_free((void *)map->shards[j].uses);
         }
         lm_free(map->shards);
         map->shards = NULL;
@@ -152,6 +164,7 @@ void lm_map_destroy(lockmap *map) {
         lm_pool_free_all(map, sh);
         lm_tables_free(t);
         lm_free(sh->ghost);
+        lm_free((void *)sh->uses);
     }
     lm_free(map->shards);
 }

@@ -124,6 +124,7 @@
 #include "base/hash.h"
 #include "lockmap/lock_seam.h"
 #include "lockmap/lockmap.h"
+#include "lockmap/lockmap_lru.h"
 #include "lockmap/shard_lock.h"
 #include "lockmap/short_hash.h"
 
@@ -133,6 +134,10 @@
 #define LM_BY_KIND static inline __attribute__((always_inline))
 
 #define LM_MAX_SHARDS ((size_t)1 << 16)
+/* Buffered LRU maps: slots per shard for uses not yet replayed (lru_list.h).
+ * 32 pointers, four cache lines: as many as Caffeine's read buffer stripes
+ * hold per thread, and few enough that a replay stays short. */
+#define LM_USE_SLOTS 32
 /* Dead states are pooled by size in 16-byte classes up to this many classes;
  * larger ones share one list, searched this far for an exact size. */
 #define LM_POOL_CLASSES 64
@@ -201,6 +206,9 @@ typedef struct lm_shard {
     uint64_t *ghost;
     size_t ghost_mask;
     uint32_t ghost_clock, ghost_cap;
+    /* Buffered maps (lru_list.h): uses recorded without locks, replayed into
+     * the list under the shard lock; LM_USE_SLOTS of them. */
+    _Atomic(lm_state *) *uses;
 } lm_shard;
 
 /* What both maps are made of; an LRU map (lockmap_lru.c) starts with one. */
@@ -214,8 +222,11 @@ struct lockmap {
     size_t shard_mask;
     lm_shard *shards;
     size_t state_prefix; /* bytes before each state: LRU links, or 0 */
-    bool lru_marks;      /* LRU maps whose lookups mark uses (CLOCK, S3-FIFO) */
-    bool lru_s3fifo;     /* ... with S3-FIFO's small queue and ghost */
+    /* LRU maps whose lookups take no shard lock (all policies but strict) */
+    bool lru_lockfree;
+    bool lru_marks;        /* ... and mark uses in the state (CLOCK, S3-FIFO) */
+    bool lru_s3fifo;       /* ... with S3-FIFO's small queue and ghost */
+    bool lru_buffered;     /* ... or record uses in the shard's buffer */
     uint32_t lru_mark_max; /* the most uses a mark counts */
     /* Plain maps whose values get reads without the key lock (value_size
      * up to LM_LOCKFREE_GET_MAX): their value and key bytes are written
@@ -295,9 +306,7 @@ typedef struct lm_geometry {
 /* What an LRU map adds to the options (NULL for a plain map). */
 typedef struct lm_lru_setup {
     size_t capacity; /* the most values it keeps (opts->capacity ignored) */
-    bool marks;      /* lookups mark uses without locks (CLOCK, S3-FIFO) */
-    bool s3fifo;     /* S3-FIFO's queues and ghost */
-    uint32_t mark_max; /* the most uses a mark counts */
+    lockmap_lru_policy policy;
 } lm_lru_setup;
 
 /* lru_capacity 0: a plain map; otherwise an LRU map bounded to that many

@@ -19,6 +19,7 @@
 #define LOCKMAP_SHARD_LOCK_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/platform.h"
@@ -78,6 +79,16 @@ static inline void lm_shard_lock_acquire(lm_shard_lock *l) {
             &l->state, &free_state, LM_SHARD_HELD, memory_order_acquire,
             memory_order_relaxed))
         lm_shard_lock_slow(l);
+}
+
+/* FREE -> HELD if free now; never waits. Acquire on success, as acquire. */
+static inline bool lm_shard_lock_try(lm_shard_lock *l) {
+    uint32_t free_state = LM_SHARD_FREE;
+    return atomic_load_explicit(&l->state, memory_order_relaxed) ==
+               LM_SHARD_FREE &&
+           atomic_compare_exchange_strong_explicit(
+               &l->state, &free_state, LM_SHARD_HELD, memory_order_acquire,
+               memory_order_relaxed);
 }
 
 static inline void lm_shard_lock_release(lm_shard_lock *l) {

@@ -1,5 +1,6 @@
 /* libFuzzer harness: the input is decoded into a sequence of API calls on one
- * map (plain, or LRU under the strict, CLOCK or S3-FIFO policy; default or
+ * map (plain, or LRU under the strict, CLOCK, S3-FIFO or buffered policy;
+ * default or
  * all-colliding hash), and every result is checked against a plain reference
  * model. The first byte picks the map; each further pair of bytes is one
  * operation and its key; values and flags are drawn from the bytes that
@@ -61,7 +62,7 @@ static struct {
     model_key k[NKEYS];
     uint64_t clock;
     bool lru;
-    bool approx; /* CLOCK, S3-FIFO: the model does not follow the order */
+    bool approx; /* not strict: the model does not follow the order */
     size_t capacity;
     size_t drops_expected;
     size_t evictions;
@@ -198,7 +199,7 @@ static bool keep_parity(const void *key, size_t klen, void *value, void *ctx) {
     return *(uint64_t *)value % 2 == *(uint64_t *)ctx;
 }
 
-/* Under CLOCK and S3-FIFO: ask the map about every value the model has and nobody
+/* Under the approximate policies: ask the map about every value the model has and nobody
  * holds (peek: no use, and no wait on a key this thread holds). */
 static void reconcile(lockmap_lru *lru) {
     if (!model.approx) return;
@@ -492,8 +493,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&model, 0, sizeof model);
     drops_seen = 0;
     model.lru = mode & 1;
-    /* The policy: strict, CLOCK or S3-FIFO. */
-    unsigned policy = (mode >> 5) % 3;
+    /* The policy: strict, CLOCK, S3-FIFO or buffered. */
+    unsigned policy = (mode >> 5) % 4;
     model.approx = model.lru && policy != 0;
     hash_fn = mode & 2 ? colliding_hash : xxh3_hash;
     model.capacity = 1 + (mode >> 2) % 8;
@@ -505,6 +506,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                  .capacity = model.capacity,
                                  .policy = policy == 1   ? LOCKMAP_LRU_CLOCK
                                            : policy == 2 ? LOCKMAP_LRU_S3FIFO
+                                           : policy == 3 ? LOCKMAP_LRU_BUFFERED
                                                          : LOCKMAP_LRU_STRICT,
                                  .shards = 1,
                                  .seed = SEED,
