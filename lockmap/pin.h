@@ -57,9 +57,11 @@ LM_BY_KIND lm_state *new_state(lockmap *map, lm_shard *sh, uint64_t h,
     else if (klen)
         memcpy(st_key(map, st), key, klen);
     if (lru) *lru_links(st) = (lm_lru_links){NULL, NULL};
-    /* Relaxed: a stale lookup may mark it at any time (lru_list.h). */
-    if (lru && map->lru_marks)
+    if (lru && map->lru_marks) {
+        /* Relaxed: a stale lookup may mark it at any time (lru_list.h). */
         atomic_store_explicit(lru_mark(st), 0, memory_order_relaxed);
+        lru_mark_of(st)->small = 0; /* shard lock */
+    }
     /* Release: a stale reader that pins this (reused) state sees the new key
      * and lock, not the old ones. */
     atomic_store_explicit(&st->word, word, memory_order_release);
