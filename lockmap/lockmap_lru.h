@@ -132,9 +132,9 @@ int lockmap_lru_lock(lockmap_lru *map, const void *key, size_t klen,
                      lockmap_entry *entry);
 /* 0, or -EBUSY when another thread holds the key's lock at that moment,
  * which, as for lockmap_trylock, may be the map's own brief hold (a get,
- * peek, insert or remove of the key, or a for_each/retain/clear visiting
- * it) while no thread holds the key through this API. A failed trylock still
- * promotes the key. */
+ * peek, insert or remove of the key, a for_each/retain/clear visiting it, or
+ * an eviction or pop looking at it) while no thread holds the key through
+ * this API. A failed trylock still counts as a use of the key. */
 int lockmap_lru_trylock(lockmap_lru *map, const void *key, size_t klen,
                         lockmap_entry *entry);
 int lockmap_lru_timedlock(lockmap_lru *map, const void *key, size_t klen,
