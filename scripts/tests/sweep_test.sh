@@ -103,6 +103,35 @@ check "value sizes, resumed: 3 lmbench runs in all" [ "$(grep -c '^REP=' "$VCMDS
 "$S" smoke-values --lmbench="$LMB" --out="$VOUT" --dry-run >"$TMP/vdry" 2>/dev/null
 check "value sizes: complete, nothing to do" [ ! -s "$TMP/vdry" ]
 
+# lru_policies (smoke-lru.conf): one lmbench run per policy, each row saying
+# its policy; a lost row is run again, and only it.
+LOUT="$TMP/res/lru.csv"
+lkeys() {
+    python3 - "$LOUT" <<'PY' | sort | tr '\n' ' '
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    print(",".join(r[c] for c in ("variant", "workload", "map", "lru_policy", "verify")))
+PY
+}
+"$S" smoke-lru --lmbench="$LMB" --out="$LOUT" >/dev/null 2>"$TMP/lerr"
+check "lru policies: exit 0 ($(tail -n 3 "$TMP/lerr"))" [ $? -eq 0 ]
+LWANT="futex,cache,lru,clock,ok futex,cache,lru,strict,ok "
+check "lru policies: a row per policy: $(lkeys)" [ "$(lkeys)" = "$LWANT" ]
+check "lru policies: --lru-policy per run" \
+    [ "$(grep -c -- '--lru-policy=\(strict\|clock\) ' "$TMP/res/lru.commands")" -eq 2 ]
+python3 - "$LOUT" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+c = {n: i for i, n in enumerate(rows[0])}
+keep = [r for r in rows[1:] if r[c["lru_policy"]] != "clock"]
+csv.writer(open(sys.argv[1], "w", newline=""), lineterminator="\n").writerows(rows[:1] + keep)
+PY
+"$S" smoke-lru --lmbench="$LMB" --out="$LOUT" >/dev/null 2>"$TMP/lerr2"
+check "lru policies, resumed: exit 0" [ $? -eq 0 ]
+check "lru policies, resumed: the same 2 rows: $(lkeys)" [ "$(lkeys)" = "$LWANT" ]
+check "lru policies, resumed: only clock again" \
+    [ "$(grep -c '^REP=1 lmbench.*--lru-policy=clock ' "$TMP/res/lru.commands")" -eq 2 ]
+
 expect_bad "unknown sweep" "no sweep named 'nope'" "$S" nope --lmbench="$LMB"
 expect_bad "no name" "no sweep name" "$S" --lmbench="$LMB"
 expect_bad "bad --out" "--out=/proc/x.csv" "$S" smoke --out=/proc/x.csv
