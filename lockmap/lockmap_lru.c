@@ -124,12 +124,13 @@ static lm_lru_links *sweep_next(lockmap *map, lm_shard *sh, lm_lru_links *l) {
  * less (CLOCK with a 2-bit count); else it goes. A value held, waited for or
  * read goes back to its queue's front; when all of one queue's are, the
  * other queue's oldest goes instead. Shard lock held. */
-static lm_state *s3fifo_candidate(lockmap *map, lm_shard *sh,
-                                  lm_waiter_t *w) {
+static lm_state *s3fifo_candidate(lockmap *map, lm_shard *sh, lm_waiter_t *w,
+                                  size_t *budget) {
     /* Values put back because they are in use, per queue: once a queue's
      * are all in use, look at the other. */
     size_t held_small = 0, held_main = 0;
-    for (size_t budget = sweep_budget(map, sh); budget--;) {
+    while (*budget) {
+        --*budget;
         /* Values of the main queue: those counted, less the small queue's
          * (a value being inserted is counted a moment before it is
          * queued: an overestimate that costs a look, not a miss). */
@@ -161,54 +162,67 @@ static lm_state *s3fifo_candidate(lockmap *map, lm_shard *sh,
     return NULL;
 }
 
-/* Take a candidate of s3fifo_candidate: a value from the small queue leaves
- * its key in the ghost, so that it enters the main queue if it comes back
- * soon. Shard lock held. */
-static bool s3fifo_take(lockmap *map, lm_shard *sh, lm_state *st,
+/* Where a sweep is: the next value of the list to look at (strict, CLOCK,
+ * buffered; S3-FIFO starts from its queues' ends each time) and how many
+ * looks are left. */
+typedef struct {
+    lm_lru_links *at;
+    size_t budget;
+} lm_sweep;
+
+static lm_sweep sweep_start(lockmap *map, lm_shard *sh) {
+    return (lm_sweep){sh->lru.prev == &sh->lru ? NULL : sh->lru.prev,
+                      sweep_budget(map, sh)};
+}
+
+/* The next value the policy gives up, its key lock held (victim_try), or
+ * NULL: the least recently used under the strict policy (the least recently
+ * replayed under the buffered one), the oldest insertion not used since the
+ * hand last passed under CLOCK (second_chance), S3-FIFO's candidate. Shard
+ * lock held. */
+static lm_state *next_victim(lockmap *map, lm_shard *sh, lm_sweep *s,
+                             lm_waiter_t *w) {
+    if (map->lru_s3fifo) return s3fifo_candidate(map, sh, w, &s->budget);
+    while (s->at && s->budget) {
+        s->budget--;
+        lm_state *st = lru_state(s->at);
+        /* Relaxed: under the shard lock. Dead: the hand wrapped round to a
+         * value taken just now, the list's last. */
+        if (atomic_load_explicit(&st->word, memory_order_relaxed) & LM_DEAD)
+            return NULL;
+        /* Before st moves (second chance) or leaves the list. */
+        s->at = sweep_next(map, sh, s->at);
+        if (!second_chance(map, sh, st) && victim_try(st, w)) return st;
+    }
+    return NULL;
+}
+
+/* Kill a value next_victim gave and take it out of the map (victim_kill);
+ * under S3-FIFO one from the small queue leaves its key in the ghost, so
+ * that it enters the main queue if it comes back soon. Shard lock held. */
+static bool take_victim(lockmap *map, lm_shard *sh, lm_state *st,
                         lm_waiter_t *w) {
-    bool from_small = lru_mark_of(st)->small;
+    bool from_small = map->lru_s3fifo && lru_mark_of(st)->small;
     if (!victim_kill(map, sh, st, w)) return false;
     /* Dead, out of the table, not yet pooled: its key is still there. */
     if (from_small) ghost_put(sh, st_rehash(map, st));
     return true;
 }
 
-/* Evict from the old end of the list until the shard is back within its
- * share (or only values in use are left): the least recently used values
- * under the strict policy (and the least recently replayed under the
- * buffered one); under CLOCK the oldest insertions, with a second chance for
- * those used since. Returns the victims chained through their
- * LRU links (out of the list now), for release_victims once the shard lock
- * is gone. */
+/* Evict until the shard is back within its share, or nothing more can go
+ * (all in use). Returns the victims chained through their LRU links (out of
+ * the list now), for release_victims once the shard lock is gone. */
 static lm_lru_links *evict_locked(lockmap *map, lm_shard *sh, size_t *evicted) {
     lm_lru_links *victims = NULL;
-    size_t budget = sweep_budget(map, sh);
-    if (map->lru_s3fifo) {
-        while (count_of_values(sh) > sh->share && budget--) {
-            lm_waiter_t w;
-            lm_state *st = s3fifo_candidate(map, sh, &w);
-            if (!st) break;
-            if (!s3fifo_take(map, sh, st, &w)) continue; /* pinned just now */
-            ++*evicted;
-            lru_links(st)->next = victims;
-            victims = lru_links(st);
-        }
-        return victims;
-    }
-    lm_lru_links *l = sh->lru.prev == &sh->lru ? NULL : sh->lru.prev;
-    while (l && count_of_values(sh) > sh->share && budget--) {
-        /* Before st moves (second chance) or leaves the list. */
-        lm_lru_links *next = sweep_next(map, sh, l);
-        lm_state *st = lru_state(l);
+    lm_sweep s = sweep_start(map, sh);
+    while (count_of_values(sh) > sh->share) {
         lm_waiter_t w;
-        if (!second_chance(map, sh, st) && victim_try(st, &w) &&
-            victim_kill(map, sh, st, &w)) {
-            ++*evicted;
-            lru_links(st)->next = victims;
-            victims = lru_links(st);
-            if (next == l) break; /* it was the only one */
-        }
-        l = next;
+        lm_state *st = next_victim(map, sh, &s, &w);
+        if (!st) break;
+        if (!take_victim(map, sh, st, &w)) continue; /* pinned just now */
+        ++*evicted;
+        lru_links(st)->next = victims;
+        victims = lru_links(st);
     }
     return victims;
 }
@@ -422,8 +436,8 @@ int lockmap_lru_lock_batch_shared(lockmap_lru *m, const lockmap_key *keys,
 /* ---- one-shot operations ---------------------------------------------------
  */
 
-/* Strict: lock, run, unlock, with the entry on our stack; get and insert
- * promote the key. No eviction here: the caller decides. */
+/* Strict: lock (get and insert promote the key), run, unlock, with the
+ * entry on our stack. No eviction here: the caller decides. */
 static inline int one_shot_ordered(lockmap *map, uint64_t h, const void *key,
                                    size_t klen, lm_op op, const void *in,
                                    void *out) {
@@ -432,17 +446,7 @@ static inline int one_shot_ordered(lockmap *map, uint64_t h, const void *key,
     bool promote = op == OP_GET || op == OP_INSERT;
     int rc = lock_ordered(map, h, key, klen, mode, promote, WAIT_FOREVER, NULL,
                           &entry);
-    if (rc == -ENOENT) return 0;
-    if (rc) return rc;
-    lm_entry *e = entry_impl(&entry);
-    if (op == OP_GET || op == OP_PEEK)
-        rc = entry_get(e, out);
-    else if (op == OP_INSERT)
-        rc = entry_set(e, in, out, true);
-    else
-        rc = entry_take(e, out, true);
-    release_entry(e, true);
-    return rc;
+    return run_held(rc, &entry, op, in, out, true);
 }
 
 /* A one-shot operation as the map's policy runs it. */
@@ -501,39 +505,20 @@ int lockmap_lru_remove(lockmap_lru *m, const void *key, size_t klen,
  * long). Shard lock held. */
 static int pop_locked(lockmap *map, lm_shard *sh, size_t key_cap,
                       size_t *klen_out, lm_state **out) {
-    size_t budget = sweep_budget(map, sh);
-    if (map->lru_s3fifo) {
-        while (budget--) {
-            lm_waiter_t w;
-            lm_state *st = s3fifo_candidate(map, sh, &w);
-            if (!st) return -ENOENT;
-            if (klen_out) *klen_out = st_klen(st);
-            if (st_klen(st) > key_cap) {
-                lm_lock_release(&st->lock, &w);
-                return -ERANGE;
-            }
-            if (!s3fifo_take(map, sh, st, &w)) continue; /* pinned just now */
-            *out = st;
-            return 0;
-        }
-        return -ENOENT;
-    }
-    lm_lru_links *l = sh->lru.prev == &sh->lru ? NULL : sh->lru.prev;
-    for (lm_lru_links *next; l && budget--; l = next) {
-        next = sweep_next(map, sh, l);
-        lm_state *st = lru_state(l);
+    lm_sweep s = sweep_start(map, sh);
+    for (;;) {
         lm_waiter_t w;
-        if (second_chance(map, sh, st) || !victim_try(st, &w)) continue;
+        lm_state *st = next_victim(map, sh, &s, &w);
+        if (!st) return -ENOENT;
         if (klen_out) *klen_out = st_klen(st);
         if (st_klen(st) > key_cap) {
             lm_lock_release(&st->lock, &w);
             return -ERANGE;
         }
-        if (!victim_kill(map, sh, st, &w)) continue; /* pinned just now */
+        if (!take_victim(map, sh, st, &w)) continue; /* pinned just now */
         *out = st;
         return 0;
     }
-    return -ENOENT;
 }
 
 int lockmap_lru_pop(lockmap_lru *m, void *key_out, size_t key_cap,

@@ -103,21 +103,15 @@ LM_BY_KIND int lock_shared_hashed(lockmap *map, uint64_t h, const void *key,
 /* What a one-shot operation does with the key held. */
 typedef enum { OP_GET, OP_PEEK, OP_INSERT, OP_REMOVE } lm_op;
 
-/* Lock, run, unlock: the same path as an entry, with the entry on our
- * stack. A key with no state is absent: only PIN_CREATE operations make
- * one. Every operation but a peek is a use. LRU callers evict after an
- * insert. */
-LM_BY_KIND int one_shot(lockmap *map, uint64_t h, const void *key, size_t klen,
-                        lm_op op, const void *in, void *out, bool lru) {
-    lockmap_entry entry;
-    lm_pin_mode mode = op == OP_INSERT ? PIN_CREATE : PIN_EXISTING;
-    int rc = op == OP_PEEK ? lock_hashed(map, h, key, klen, mode, WAIT_FOREVER,
-                                         NULL, &entry, false, lru)
-                           : lock_hashed(map, h, key, klen, mode, WAIT_FOREVER,
-                                         NULL, &entry, true, lru);
-    if (rc == -ENOENT) return 0;
-    if (rc) return rc;
-    lm_entry *e = entry_impl(&entry);
+/* A one-shot operation's work once `locked` (a lock function's result)
+ * says whether the key is held in `entry`: run it, unlock. A key with no
+ * state (-ENOENT) is absent. */
+LM_BY_KIND int run_held(int locked, lockmap_entry *entry, lm_op op,
+                        const void *in, void *out, bool lru) {
+    if (locked == -ENOENT) return 0;
+    if (locked) return locked;
+    lm_entry *e = entry_impl(entry);
+    int rc;
     if (op == OP_GET || op == OP_PEEK)
         rc = entry_get(e, out);
     else if (op == OP_INSERT)
@@ -126,6 +120,20 @@ LM_BY_KIND int one_shot(lockmap *map, uint64_t h, const void *key, size_t klen,
         rc = entry_take(e, out, lru);
     release_entry(e, lru);
     return rc;
+}
+
+/* Lock, run, unlock: the same path as an entry, with the entry on our
+ * stack. Only PIN_CREATE operations make a state for an absent key. Every
+ * operation but a peek is a use. LRU callers evict after an insert. */
+LM_BY_KIND int one_shot(lockmap *map, uint64_t h, const void *key, size_t klen,
+                        lm_op op, const void *in, void *out, bool lru) {
+    lockmap_entry entry;
+    lm_pin_mode mode = op == OP_INSERT ? PIN_CREATE : PIN_EXISTING;
+    int rc = op == OP_PEEK ? lock_hashed(map, h, key, klen, mode, WAIT_FOREVER,
+                                         NULL, &entry, false, lru)
+                           : lock_hashed(map, h, key, klen, mode, WAIT_FOREVER,
+                                         NULL, &entry, true, lru);
+    return run_held(rc, &entry, op, in, out, lru);
 }
 
 /* get (value_out NULL: contains): lock-free first; OP_GET or OP_PEEK. */

@@ -908,74 +908,51 @@ static int use_buffered(void **state) {
     return 0;
 }
 
+/* What every policy keeps: capacity, held keys, pop's rules, drops, the
+ * concurrency invariants. */
+#define EVERY_POLICY_TESTS                                        \
+    cmocka_unit_test(test_bad_options),                           \
+        cmocka_unit_test(test_try_and_timed_on_held_key),         \
+        cmocka_unit_test(test_shared_holders_never_evicted),      \
+        cmocka_unit_test(test_pop_skips_held_and_checks_key_room), \
+        cmocka_unit_test(test_held_keys_never_evicted),           \
+        cmocka_unit_test(test_value_drop_once_per_value),         \
+        cmocka_unit_test(test_capacity_bound_under_churn),        \
+        cmocka_unit_test(test_no_lost_updates_within_capacity),   \
+        cmocka_unit_test(test_bank_transfers_in_lru)
+
 int main(void) {
     const struct CMUnitTest strict_tests[] = {
-        cmocka_unit_test(test_bad_options),
+        EVERY_POLICY_TESTS,
         cmocka_unit_test(test_eviction_order_exact),
         cmocka_unit_test(test_peek_contains_and_bad_walks_do_not_promote),
         cmocka_unit_test(test_walks_do_not_promote),
-        cmocka_unit_test(test_try_and_timed_on_held_key),
         cmocka_unit_test(test_locking_promotes),
         cmocka_unit_test(test_shared_locking_promotes),
-        cmocka_unit_test(test_shared_holders_never_evicted),
-        cmocka_unit_test(test_pop_skips_held_and_checks_key_room),
-        cmocka_unit_test(test_held_keys_never_evicted),
-        cmocka_unit_test(test_value_drop_once_per_value),
-        cmocka_unit_test(test_capacity_bound_under_churn),
-        cmocka_unit_test(test_no_lost_updates_within_capacity),
-        cmocka_unit_test(test_bank_transfers_in_lru),
     };
-    /* The tests of what every policy keeps, and CLOCK's own. */
     const struct CMUnitTest clock_tests[] = {
-        cmocka_unit_test(test_bad_options),
+        EVERY_POLICY_TESTS,
         cmocka_unit_test(test_clock_marks_uses),
         cmocka_unit_test(test_clock_pop_follows_the_hand),
-        cmocka_unit_test(test_try_and_timed_on_held_key),
-        cmocka_unit_test(test_shared_holders_never_evicted),
-        cmocka_unit_test(test_pop_skips_held_and_checks_key_room),
-        cmocka_unit_test(test_held_keys_never_evicted),
-        cmocka_unit_test(test_value_drop_once_per_value),
-        cmocka_unit_test(test_capacity_bound_under_churn),
-        cmocka_unit_test(test_no_lost_updates_within_capacity),
-        cmocka_unit_test(test_bank_transfers_in_lru),
     };
     const struct CMUnitTest s3fifo_tests[] = {
-        cmocka_unit_test(test_bad_options),
+        EVERY_POLICY_TESTS,
         cmocka_unit_test(test_s3fifo_queues_and_ghost),
         cmocka_unit_test(test_s3fifo_scan_leaves_main_alone),
-        cmocka_unit_test(test_try_and_timed_on_held_key),
-        cmocka_unit_test(test_shared_holders_never_evicted),
-        cmocka_unit_test(test_pop_skips_held_and_checks_key_room),
-        cmocka_unit_test(test_held_keys_never_evicted),
-        cmocka_unit_test(test_value_drop_once_per_value),
-        cmocka_unit_test(test_capacity_bound_under_churn),
-        cmocka_unit_test(test_no_lost_updates_within_capacity),
-        cmocka_unit_test(test_bank_transfers_in_lru),
     };
     const struct CMUnitTest buffered_tests[] = {
-        cmocka_unit_test(test_bad_options),
+        EVERY_POLICY_TESTS,
         cmocka_unit_test(test_buffered_replays_uses),
-        cmocka_unit_test(test_try_and_timed_on_held_key),
-        cmocka_unit_test(test_shared_holders_never_evicted),
-        cmocka_unit_test(test_pop_skips_held_and_checks_key_room),
-        cmocka_unit_test(test_held_keys_never_evicted),
-        cmocka_unit_test(test_value_drop_once_per_value),
-        cmocka_unit_test(test_capacity_bound_under_churn),
-        cmocka_unit_test(test_no_lost_updates_within_capacity),
-        cmocka_unit_test(test_bank_transfers_in_lru),
     };
-    char name[4][64];
-    snprintf(name[0], sizeof name[0], "%s strict", lockmap_variant());
-    snprintf(name[1], sizeof name[1], "%s clock", lockmap_variant());
-    snprintf(name[2], sizeof name[2], "%s s3fifo", lockmap_variant());
-    snprintf(name[3], sizeof name[3], "%s buffered", lockmap_variant());
-    int failed = cmocka_run_group_tests_name(name[0], strict_tests, use_strict,
-                                             NULL);
-    failed +=
-        cmocka_run_group_tests_name(name[1], clock_tests, use_clock, NULL);
-    failed +=
-        cmocka_run_group_tests_name(name[2], s3fifo_tests, use_s3fifo, NULL);
-    failed += cmocka_run_group_tests_name(name[3], buffered_tests,
-                                          use_buffered, NULL);
+    int failed = 0;
+    char name[64];
+#define RUN_GROUP(label, tests, setup)                                      \
+    snprintf(name, sizeof name, "%s " label, lockmap_variant());           \
+    failed += cmocka_run_group_tests_name(name, tests, setup, NULL)
+    RUN_GROUP("strict", strict_tests, use_strict);
+    RUN_GROUP("clock", clock_tests, use_clock);
+    RUN_GROUP("s3fifo", s3fifo_tests, use_s3fifo);
+    RUN_GROUP("buffered", buffered_tests, use_buffered);
+#undef RUN_GROUP
     return failed;
 }
