@@ -21,8 +21,39 @@ static int parse_double(const char *s, const char *end, double *out) {
     return 0;
 }
 
+static int parse_base(const char *s, lmb_dist_spec *out, char *err,
+                      size_t errlen);
+
+/* scan:F:BASE: F, then BASE as any other spec. */
+static int parse_scan(const char *s, lmb_dist_spec *out, char *err,
+                      size_t errlen) {
+    const char *colon = strchr(s, ':');
+    double f;
+    if (!colon || parse_double(s, colon, &f) != 0) {
+        snprintf(err, errlen, "scan needs a fraction and a base, scan:F:BASE");
+        return -1;
+    }
+    if (!(f > 0 && f < 1)) {
+        snprintf(err, errlen, "scan F %g out of range (0 < F < 1)", f);
+        return -1;
+    }
+    if (strncmp(colon + 1, "scan:", 5) == 0) {
+        snprintf(err, errlen, "scan BASE cannot be another scan");
+        return -1;
+    }
+    if (parse_base(colon + 1, out, err, errlen) != 0) return -1;
+    out->scan_f = f;
+    return 0;
+}
+
 int lmb_dist_parse(const char *s, lmb_dist_spec *out, char *err,
                    size_t errlen) {
+    if (strncmp(s, "scan:", 5) == 0) return parse_scan(s + 5, out, err, errlen);
+    return parse_base(s, out, err, errlen);
+}
+
+static int parse_base(const char *s, lmb_dist_spec *out, char *err,
+                      size_t errlen) {
     lmb_dist_spec d = {.kind = LMB_DIST_UNIFORM};
     if (strcmp(s, "uniform") == 0) {
         *out = d;
@@ -69,12 +100,18 @@ int lmb_dist_parse(const char *s, lmb_dist_spec *out, char *err,
         *out = d;
         return 0;
     }
-    snprintf(err, errlen,
-             "unknown distribution (uniform, zipf[:THETA], hotset:P:F)");
+    snprintf(err, errlen, "unknown distribution (uniform, zipf[:THETA], "
+                          "hotset:P:F, scan:F:BASE)");
     return -1;
 }
 
 void lmb_dist_format(const lmb_dist_spec *spec, char *buf, size_t n) {
+    if (spec->scan_f > 0) {
+        int used = snprintf(buf, n, "scan:%g:", spec->scan_f);
+        if (used < 0 || (size_t)used >= n) return;
+        buf += used;
+        n -= (size_t)used;
+    }
     switch (spec->kind) {
     case LMB_DIST_ZIPF:
         snprintf(buf, n, "zipf:%g", spec->theta);
@@ -115,9 +152,8 @@ static double zipf_norm(double theta, uint64_t n) {
     return sum;
 }
 
-double lmb_dist_rank_probability(const lmb_dist_spec *spec, uint64_t n,
-                                 uint64_t r) {
-    if (r >= n) return 0;
+static double base_probability(const lmb_dist_spec *spec, uint64_t n,
+                               uint64_t r) {
     switch (spec->kind) {
     case LMB_DIST_ZIPF:
         return pow((double)(r + 1), -spec->theta) / zipf_norm(spec->theta, n);
@@ -132,6 +168,12 @@ double lmb_dist_rank_probability(const lmb_dist_spec *spec, uint64_t n,
     default:
         return 1.0 / (double)n;
     }
+}
+
+double lmb_dist_rank_probability(const lmb_dist_spec *spec, uint64_t n,
+                                 uint64_t r) {
+    if (r >= n) return 0;
+    return (1 - spec->scan_f) * base_probability(spec, n, r);
 }
 
 /* Walker/Vose alias table over key ids, from rank probabilities. */
@@ -198,6 +240,7 @@ int lmb_dist_init(lmb_dist *d, const lmb_dist_spec *spec, uint64_t n,
     d->half_mask = ((uint64_t)1 << d->half_bits) - 1;
     lmb_rng r = lmb_rng_seeded(seed, 0xd157);
     for (int i = 0; i < 4; i++) d->round_keys[i] = lmb_rng_next(&r);
+    if (spec->scan_f > 0) d->scan_cut = (uint64_t)ldexp(spec->scan_f, 64);
 
     if (spec->kind == LMB_DIST_ZIPF) {
         int rc = build_alias(d, spec->theta);

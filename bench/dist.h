@@ -6,6 +6,11 @@
  *                    (default THETA 0.99, as in YCSB)
  *   hotset:P:F       a fraction P of the draws goes to a hot set holding a
  *                    fraction F of the keys, uniformly; the rest to the others
+ *   scan:F:BASE      scan pollution: a fraction F of the draws are keys never
+ *                    drawn before (ids from n up: random 62-bit offsets, so a
+ *                    repeat among m such draws has probability about
+ *                    m^2 / 2^63), the rest follow BASE (one of the above);
+ *                    what a cache meets when one-off keys stream through it
  *
  * Ranks are scrambled onto key ids by a fixed pseudo-random permutation (a
  * Feistel network with cycle walking), so the hottest keys are not neighbours
@@ -32,10 +37,12 @@ typedef struct lmb_dist_spec {
     lmb_dist_kind kind;
     double theta;        /* zipf */
     double hot_p, hot_f; /* hotset */
+    double scan_f;       /* scan: fraction of one-off keys; 0 for none */
 } lmb_dist_spec;
 
 /* Parses "uniform", "zipf", "zipf:THETA" (0 < THETA <= 3), "hotset:P:F"
- * (0 <= P <= 1, 0 < F < 1). 0, or -1 with a reason in err. */
+ * (0 <= P <= 1, 0 < F < 1), and any of those as "scan:F:BASE" (0 < F < 1).
+ * 0, or -1 with a reason in err. */
 int lmb_dist_parse(const char *s, lmb_dist_spec *out, char *err, size_t errlen);
 /* Canonical spelling, e.g. "zipf:0.99". */
 void lmb_dist_format(const lmb_dist_spec *spec, char *buf, size_t n);
@@ -46,6 +53,7 @@ typedef struct lmb_dist {
     uint64_t hot_n;        /* hotset: keys in the hot set */
     uint64_t hot_cut;      /* hotset: P scaled to 2^64 (saturating) */
     bool hot_all;          /* hotset: P == 1 */
+    uint64_t scan_cut;     /* scan: F scaled to 2^64; 0 for no scan */
     uint32_t *perm;        /* hotset: rank -> key id */
     uint32_t *alias_cut;   /* zipf: keep the column with this 32-bit chance */
     uint32_t *alias_other; /* zipf: else take this key id */
@@ -66,11 +74,16 @@ void lmb_dist_destroy(lmb_dist *d);
 /* The key id of popularity rank r (a bijection on 0..n-1). */
 uint64_t lmb_dist_key_of_rank(const lmb_dist *d, uint64_t r);
 
-/* Probability that a draw yields the key of rank r (for tests). */
+/* Probability that a draw yields the key of rank r (for tests and the LRU
+ * model); with scan, the BASE probability times 1 - F. */
 double lmb_dist_rank_probability(const lmb_dist_spec *spec, uint64_t n,
                                  uint64_t r);
 
 static inline uint64_t lmb_dist_next(const lmb_dist *d, lmb_rng *r) {
+    /* One branch for the streams without scan; a scan draw takes one more
+     * random number for its key (shifted below 2^62: n + it never wraps). */
+    if (d->scan_cut && lmb_rng_next(r) < d->scan_cut)
+        return d->n + (lmb_rng_next(r) >> 2);
     switch (d->kind) {
     case LMB_DIST_ZIPF: {
         unsigned __int128 x = (unsigned __int128)lmb_rng_next(r) * d->n;

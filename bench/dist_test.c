@@ -170,6 +170,75 @@ static void hotset_and_uniform(void **state) {
     free(c);
 }
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* scan:F:BASE: a fraction F of the draws are ids from n up, none repeated;
+ * the others follow BASE, scaled by 1 - F. */
+static void scan_streams(void **state) {
+    (void)state;
+    const uint64_t n = 1000, draws = 1000000;
+    lmb_dist_spec spec;
+    char err[200];
+    assert_int_equal(lmb_dist_parse("scan:0.2:zipf:0.99", &spec, err, sizeof err),
+                     0);
+    assert_int_equal(spec.kind, LMB_DIST_ZIPF);
+    assert_true(fabs(spec.scan_f - 0.2) < 1e-12);
+    lmb_dist d;
+    assert_int_equal(lmb_dist_init(&d, &spec, n, 8), 0);
+    uint64_t *rank_of = malloc(n * sizeof *rank_of);
+    uint64_t *counts = calloc(n, sizeof *counts);
+    uint64_t *scanned = malloc(draws * sizeof *scanned);
+    assert_non_null(rank_of);
+    assert_non_null(counts);
+    assert_non_null(scanned);
+    for (uint64_t r = 0; r < n; r++) rank_of[lmb_dist_key_of_rank(&d, r)] = r;
+    lmb_rng rng = lmb_rng_seeded(8, 99);
+    uint64_t nscan = 0;
+    for (uint64_t i = 0; i < draws; i++) {
+        uint64_t k = lmb_dist_next(&d, &rng);
+        if (k >= n)
+            scanned[nscan++] = k;
+        else
+            counts[rank_of[k]]++;
+    }
+    /* Binomial: the standard deviation of the fraction is 0.0004. */
+    assert_true(fabs((double)nscan / draws - 0.2) < 0.003);
+    qsort(scanned, nscan, sizeof *scanned, cmp_u64);
+    for (uint64_t i = 1; i < nscan; i++)
+        assert_true(scanned[i] != scanned[i - 1]);
+    int df;
+    assert_true(chi_square(counts, n, draws, &spec, &df) < 160);
+    /* The test can fail: the same draws against the unscaled base. */
+    lmb_dist_spec unscaled = spec;
+    unscaled.scan_f = 0;
+    assert_true(chi_square(counts, n, draws, &unscaled, &df) > 1000);
+    free(rank_of);
+    free(counts);
+    free(scanned);
+    lmb_dist_destroy(&d);
+
+    char buf[64];
+    const char *specs[] = {"scan:0.1:uniform", "scan:0.5:zipf:1.2",
+                           "scan:0.01:hotset:0.9:0.1"};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        assert_int_equal(lmb_dist_parse(specs[i], &spec, err, sizeof err), 0);
+        lmb_dist_format(&spec, buf, sizeof buf);
+        assert_string_equal(buf, specs[i]);
+    }
+    const char *bad[] = {"scan",         "scan:",          "scan:0.1",
+                         "scan:0.1:",    "scan:0:uniform", "scan:1:uniform",
+                         "scan:x:zipf",  "scan:0.1:normal",
+                         "scan:0.1:scan:0.1:uniform"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        assert_int_equal(lmb_dist_parse(bad[i], &spec, err, sizeof err), -1);
+        assert_true(strlen(err) > 0);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_specs),
@@ -177,6 +246,7 @@ int main(void) {
         cmocka_unit_test(hot_keys_are_not_neighbours),
         cmocka_unit_test(zipf_matches_theta),
         cmocka_unit_test(hotset_and_uniform),
+        cmocka_unit_test(scan_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

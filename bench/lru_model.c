@@ -9,8 +9,11 @@
 #define RELATIVE_TOLERANCE 1e-9
 #define MAX_BISECTION_STEPS 200
 
-static double occupancy(const double *p, uint64_t n, double t) {
-    double sum = 0;
+/* Entries expected in the cache at characteristic time t: each key with
+ * its chance of a request within t, plus, for a scan stream, the one-off
+ * keys of the last t requests (scan_f t of them: each stays t, never hit). */
+static double occupancy(const double *p, uint64_t n, double scan_f, double t) {
+    double sum = scan_f * t;
     for (uint64_t i = 0; i < n; i++) sum += -expm1(-p[i] * t);
     return sum;
 }
@@ -18,7 +21,10 @@ static double occupancy(const double *p, uint64_t n, double t) {
 double lmb_lru_hit_estimate(const lmb_dist_spec *spec, uint64_t keys,
                             uint64_t capacity) {
     if (keys == 0 || keys > LMB_LRU_MODEL_MAX_KEYS) return -1;
-    if (capacity >= keys) return 1;
+    /* Without one-off keys everything fits; with them the cache always
+     * fills, and the equation below has a root. */
+    double f = spec->scan_f;
+    if (capacity >= keys && f == 0) return 1;
     double *p = malloc(keys * sizeof *p);
     if (!p) return -1;
     /* Zipf's normaliser costs O(keys): take it once, from rank 0. */
@@ -27,17 +33,17 @@ double lmb_lru_hit_estimate(const lmb_dist_spec *spec, uint64_t keys,
         p[r] = spec->kind == LMB_DIST_ZIPF
                    ? p0 * pow((double)(r + 1), -spec->theta)
                    : lmb_dist_rank_probability(spec, keys, r);
-    /* occupancy(T) grows from 0 towards keys > capacity: double T until it
-     * passes capacity, then bisect. */
+    /* occupancy(T) grows from 0 towards keys > capacity (without bound with
+     * a scan): double T until it passes capacity, then bisect. */
     double lo = 0, hi = (double)capacity;
-    while (occupancy(p, keys, hi) < (double)capacity) {
+    while (occupancy(p, keys, f, hi) < (double)capacity) {
         lo = hi;
         hi *= 2;
     }
     for (int i = 0;
          i < MAX_BISECTION_STEPS && hi - lo > RELATIVE_TOLERANCE * hi; i++) {
         double mid = (lo + hi) / 2;
-        if (occupancy(p, keys, mid) < (double)capacity)
+        if (occupancy(p, keys, f, mid) < (double)capacity)
             lo = mid;
         else
             hi = mid;

@@ -13,14 +13,17 @@
 #include "bench/rng.h"
 
 /* A plain LRU cache over key ids 0..n-1: a doubly-linked recency list
- * through arrays, most recent at head. Returns the hit ratio of `draws`
- * requests after `warm` unmeasured ones. */
+ * through arrays, most recent at head. A scan stream's one-off keys (ids n
+ * and up) each get the next free index past n. Returns the hit ratio of
+ * `draws` requests after `warm` unmeasured ones. */
 static double simulate(const lmb_dist_spec *spec, uint64_t n, uint64_t cap,
                        unsigned warm, unsigned draws) {
     lmb_dist d;
     assert_int_equal(lmb_dist_init(&d, spec, n, 7), 0);
-    int64_t *prev = malloc(n * sizeof *prev), *next = malloc(n * sizeof *next);
-    char *in = calloc(n, 1);
+    uint64_t room = n + warm + draws, fresh = n;
+    int64_t *prev = malloc(room * sizeof *prev);
+    int64_t *next = malloc(room * sizeof *next);
+    char *in = calloc(room, 1);
     assert_non_null(prev);
     assert_non_null(next);
     assert_non_null(in);
@@ -28,7 +31,8 @@ static double simulate(const lmb_dist_spec *spec, uint64_t n, uint64_t cap,
     uint64_t size = 0, hits = 0;
     lmb_rng r = lmb_rng_seeded(11, 1);
     for (unsigned i = 0; i < warm + draws; i++) {
-        int64_t k = (int64_t)lmb_dist_next(&d, &r);
+        uint64_t id = lmb_dist_next(&d, &r);
+        int64_t k = (int64_t)(id < n ? id : fresh++);
         if (in[k]) {
             if (i >= warm) hits++;
             if (k == head) continue;
@@ -121,6 +125,42 @@ static void matches_a_simulated_lru(void **state) {
     }
 }
 
+/* Scan pollution: the model's one-off keys against a simulated LRU cache
+ * fed by the same scan streams; and the bounds it must respect (hits come
+ * only from the 1 - F of requests on repeating keys, and the one-off keys
+ * crowd the cache even when every repeating key would fit). */
+static void scan_pollution(void **state) {
+    (void)state;
+    const struct {
+        lmb_dist_spec spec;
+        uint64_t n, cap;
+    } cases[] = {
+        {{.kind = LMB_DIST_ZIPF, .theta = 0.99, .scan_f = 0.2}, 20000, 2000},
+        {{.kind = LMB_DIST_ZIPF, .theta = 1.2, .scan_f = 0.5}, 20000, 500},
+        {{.kind = LMB_DIST_HOTSET, .hot_p = 0.9, .hot_f = 0.1, .scan_f = 0.1},
+         20000, 2500},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double est =
+            lmb_lru_hit_estimate(&cases[i].spec, cases[i].n, cases[i].cap);
+        double sim =
+            simulate(&cases[i].spec, cases[i].n, cases[i].cap, 200000, 400000);
+        if (est < sim - 0.02 || est > sim + 0.02)
+            fail_msg("case %zu: estimate %.4f, simulated LRU %.4f", i, est,
+                     sim);
+        lmb_dist_spec clean = cases[i].spec;
+        clean.scan_f = 0;
+        double unpolluted =
+            lmb_lru_hit_estimate(&clean, cases[i].n, cases[i].cap);
+        assert_true(est < (1 - cases[i].spec.scan_f) * unpolluted);
+    }
+    lmb_dist_spec u = {.kind = LMB_DIST_UNIFORM, .scan_f = 0.25};
+    double fits = lmb_lru_hit_estimate(&u, 1000, 1000);
+    /* Repeating keys alone would all fit: about 0.49 (e^-x = x/3). */
+    assert_true(fits > 0.3 && fits < 0.75);
+    assert_float_equal(fits, simulate(&u, 1000, 1000, 100000, 200000), 0.02);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(uniform_is_capacity_over_keys),
@@ -128,6 +168,7 @@ int main(void) {
         cmocka_unit_test(too_many_keys_is_refused),
         cmocka_unit_test(monotone),
         cmocka_unit_test(matches_a_simulated_lru),
+        cmocka_unit_test(scan_pollution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -209,6 +209,19 @@ LMBENCH_FAULT=verify "$LMBENCH" --variant="${VARIANTS[0]}" --map=lru \
     --duration=0.1 --warmup=0 --format=csv >"$TMP/pc.csv" || fail "plain cache run"
 [ "$("$CSV_QUERY" "$TMP/pc.csv" map capacity evictions verify)" = "$(printf 'plain\t0\t\tok')" ] ||
     fail "plain cache row: $("$CSV_QUERY" "$TMP/pc.csv" map capacity evictions verify)"
+# A scan-polluted stream: one-off keys beyond --keys, verified like any
+# cache run; the hit ratio stays below the repeating share (0.8) and near the
+# model's scan estimate.
+"$LMBENCH" --variant="${VARIANTS[0]}" --map=lru --capacity=500 --keys=2000 \
+    --dist=scan:0.2:zipf --workload=cache --threads=1 --duration=0.3 \
+    --warmup=0.1 --format=csv >"$TMP/sc.csv" || fail "scan cache run"
+"$CSV_QUERY" "$TMP/sc.csv" dist verify hit_ratio hit_ratio_model ops >"$TMP/sq" ||
+    fail "scan cache CSV"
+awk -F'\t' '$1 != "scan:0.2:zipf:0.99" || $2 != "ok" || $4 == "" || !($3 < 0.8) {
+        print "FAIL: scan cache row: " $0; bad = 1 }
+    $5 >= 20000 && ($3 - $4 > 0.05 || $4 - $3 > 0.05) {
+        print "FAIL: scan hit ratio far from the model: " $0; bad = 1 }
+    END { exit bad }' "$TMP/sq" >&2 || FAILED=1
 # --value-size: the maps hold 256-byte values whose every word the writers
 # write; each workload verifies and its row says the size (floor keeps its
 # 8-byte values). A value half-written after the run (LMBENCH_FAULT=torn:

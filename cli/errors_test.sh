@@ -42,6 +42,8 @@ check "--dist=pareto" --dist=pareto
 check "--lru-policy=lfu" --map=lru --capacity=10 --lru-policy=lfu
 check "--lru-policy=s3fifo" --lru-policy=s3fifo
 check "--lru-policy=clock" --lru-policy=clock
+check "--dist=scan:2:uniform" --dist=scan:2:uniform
+check "--dist=scan:0.1:uniform" --dist=scan:0.1:uniform --workload=get
 check "--cs-ns=-3" --cs-ns=-3
 check "--think-ns=x" --think-ns=x
 check "--shards=-1" --shards=-1

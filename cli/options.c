@@ -559,6 +559,13 @@ static int check_workloads(const lmb_opts *o, char *err, size_t errlen) {
                             "keys",
                             (unsigned long long)o->keys);
         }
+        /* One-off keys lie beyond --keys: only the cache workload, which
+         * checks each value against its key, expects keys it never saw. */
+        if (o->dist.scan_f > 0 && w->loop != LMB_LOOP_CACHE)
+            return fail(err, errlen,
+                        "--dist=%s: scan streams only with the cache "
+                        "workload, not %s",
+                        o->dist_name, w->name);
         if (w->loop == LMB_LOOP_BATCH && o->batch > o->keys)
             return fail(err, errlen, "--batch=%u: more than --keys=%llu",
                         o->batch, (unsigned long long)o->keys);
