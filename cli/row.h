@@ -6,26 +6,19 @@
 #include <stddef.h>
 
 /* Every column, in CSV order. */
-#define LMB_COLUMNS(X)                                                         \
-    X(variant)                                                                 \
-    X(allocator)                                                               \
-    X(allocator_version) X(workload) X(dist) X(threads) X(keys) X(shards)      \
-        X(pin) X(pinned) X(cs_ns) X(think_ns) X(batch) X(hold_us) X(seed)      \
-            X(rep) X(warmup_s) X(duration_s) X(ops) X(mops) X(ns_per_op)       \
-                X(latency_sample) X(latency_samples) X(p50_ns) X(p99_ns)       \
-                    X(p999_ns) X(max_ns) X(jain) X(min_thread_ops)             \
-                        X(max_thread_ops) X(cpu_user_s) X(cpu_sys_s)           \
-                            X(cpu_s_per_mop) X(vcsw) X(ivcsw) X(keygen_ns)     \
-                                X(verify) X(verify_detail) X(cpu_model)        \
-                                    X(cores) X(numa_nodes) X(kernel)           \
-                                        X(compiler) X(git_commit) X(timestamp) \
-                                            X(pin_plan) X(bytes_per_key)       \
-                                                X(map) X(capacity)             \
-                                                    X(hit_ratio) X(evictions)  \
-                                                        X(hit_ratio_model)     \
-                                                            X(value_size)      \
-                                                                X(read_pct) \
-                                                                    X(lru_policy)
+/* clang-format off */
+#define LMB_COLUMNS(X) \
+    X(variant) X(allocator) X(allocator_version) X(workload) X(dist)          \
+    X(threads) X(keys) X(shards) X(pin) X(pinned) X(cs_ns) X(think_ns)        \
+    X(batch) X(hold_us) X(seed) X(rep) X(warmup_s) X(duration_s) X(ops)       \
+    X(mops) X(ns_per_op) X(latency_sample) X(latency_samples) X(p50_ns)       \
+    X(p99_ns) X(p999_ns) X(max_ns) X(jain) X(min_thread_ops)                  \
+    X(max_thread_ops) X(cpu_user_s) X(cpu_sys_s) X(cpu_s_per_mop) X(vcsw)     \
+    X(ivcsw) X(keygen_ns) X(verify) X(verify_detail) X(cpu_model) X(cores)    \
+    X(numa_nodes) X(kernel) X(compiler) X(git_commit) X(timestamp)            \
+    X(pin_plan) X(bytes_per_key) X(map) X(capacity) X(hit_ratio)              \
+    X(evictions) X(hit_ratio_model) X(value_size) X(read_pct) X(lru_policy)
+/* clang-format on */
 
 enum {
 #define LMB_COL_ENUM(n) LMB_COL_##n,

@@ -118,7 +118,9 @@ static void row_map(const run *R, const totals *T, lmb_row *row) {
                                              : "plain");
     lmb_row_set(row, LMB_COL_capacity, "%llu", (ull)(lru ? o->capacity : 0));
     lmb_row_set(row, LMB_COL_lru_policy, "%s",
-                !lru ? "" : o->lru_policy ? o->lru_policy : "strict");
+                !lru            ? ""
+                : o->lru_policy ? o->lru_policy
+                                : "strict");
     if (T->gets_m)
         lmb_row_set(row, LMB_COL_hit_ratio, "%.4f",
                     (double)T->hits_m / (double)T->gets_m);

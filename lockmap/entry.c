@@ -70,8 +70,8 @@ int lockmap_entry_remove(lockmap_entry *entry, void *old_out) {
     lm_entry *e = entry_impl(entry);
     if (e->shared) return -EPERM;
     entry_write_back(e);
-    int rc = e->lru ? entry_take(e, old_out, true)
-                    : entry_take(e, old_out, false);
+    int rc =
+        e->lru ? entry_take(e, old_out, true) : entry_take(e, old_out, false);
     entry_refresh(e);
     return rc;
 }

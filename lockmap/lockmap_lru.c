@@ -4,8 +4,9 @@
  * Under the strict policy every lookup runs under the shard lock and moves
  * the key to the front of its shard's list (lru_list.h); under the others
  * (CLOCK, S3-FIFO, buffered) the lookups are the plain map's lock-free ones
- * (lookup.h), which only count the key's uses. Here: eviction down to each shard's share, pop, and the
- * public functions, which pick the policy's path. */
+ * (lookup.h), which only count the key's uses. Here: eviction down to each
+ * shard's share, pop, and the public functions, which pick the policy's path.
+ */
 #include "lockmap/lockmap_lru.h"
 
 #include <errno.h>
@@ -138,7 +139,8 @@ static lm_state *s3fifo_candidate(lockmap *map, lm_shard *sh, lm_waiter_t *w,
         size_t main_n = values > sh->small_n ? values - sh->small_n : 0;
         bool small_left = held_small < sh->small_n;
         bool main_left = sh->lru.prev != &sh->lru && held_main < main_n;
-        bool small = small_left && (sh->small_n > sh->small_share || !main_left);
+        bool small =
+            small_left && (sh->small_n > sh->small_share || !main_left);
         if (!small && !main_left) return NULL;
         lm_state *st = lru_state(small ? sh->small.prev : sh->lru.prev);
         _Atomic uint32_t *uses = lru_mark(st);
@@ -332,8 +334,8 @@ static int lock_used(lockmap_lru *m, uint64_t h, const void *key, size_t klen,
     if (strict(m))
         return lock_ordered(&m->core, h, key, klen, PIN_CREATE, true, how,
                             deadline, entry);
-    return lock_hashed(&m->core, h, key, klen, PIN_CREATE, how, deadline,
-                       entry, true, true);
+    return lock_hashed(&m->core, h, key, klen, PIN_CREATE, how, deadline, entry,
+                       true, true);
 }
 
 static int lock_common(lockmap_lru *m, const void *key, size_t klen,
@@ -343,8 +345,8 @@ static int lock_common(lockmap_lru *m, const void *key, size_t klen,
         if (entry) entry_impl(entry)->st = NULL;
         return -EINVAL;
     }
-    return lock_used(m, key_hash(&m->core, key, klen), key, klen, how,
-                     deadline, entry);
+    return lock_used(m, key_hash(&m->core, key, klen), key, klen, how, deadline,
+                     entry);
 }
 
 int lockmap_lru_lock(lockmap_lru *m, const void *key, size_t klen,
@@ -493,8 +495,8 @@ int lockmap_lru_insert(lockmap_lru *m, const void *key, size_t klen,
 int lockmap_lru_remove(lockmap_lru *m, const void *key, size_t klen,
                        void *old_out) {
     if (!m || bad_key(key, klen)) return -EINVAL;
-    return one_shot_used(m, key_hash(&m->core, key, klen), key, klen,
-                         OP_REMOVE, NULL, old_out);
+    return one_shot_used(m, key_hash(&m->core, key, klen), key, klen, OP_REMOVE,
+                         NULL, old_out);
 }
 
 /* ---- pop -------------------------------------------------------------------

@@ -86,11 +86,11 @@ typedef enum lockmap_lru_policy {
 } lockmap_lru_policy;
 
 typedef struct lockmap_lru_options {
-    size_t value_size; /* bytes per value; required, 1..65536 */
-    size_t capacity;   /* most values kept; required, > 0 */
+    size_t value_size;         /* bytes per value; required, 1..65536 */
+    size_t capacity;           /* most values kept; required, > 0 */
     lockmap_lru_policy policy; /* eviction policy; 0: LOCKMAP_LRU_STRICT */
-    size_t shards;     /* as in lockmap_options (then lowered to <= capacity) */
-    uint64_t seed;     /* as in lockmap_options */
+    size_t shards; /* as in lockmap_options (then lowered to <= capacity) */
+    uint64_t seed; /* as in lockmap_options */
     uint64_t (*hash)(const void *key, size_t klen, uint64_t seed);
     void (*value_drop)(void *value, void *ctx); /* also for evicted values */
     void *ctx;

@@ -44,13 +44,13 @@ LM_BY_KIND int lock_slow_by_kind(lockmap *map, uint64_t h, const void *key,
 
 /* Out of line, one copy per kind of map, so that lock_hashed's fast path
  * inlines into its callers with few registers to save. */
-#define LM_LOCK_SLOW(name, mark, lru)                                         \
-    static __attribute__((noinline, unused)) int name(                        \
-        lockmap *map, uint64_t h, const void *key, size_t klen,               \
-        lm_pin_mode mode, lm_wait how, const struct timespec *deadline,       \
-        lm_entry *e, lm_try got) {                                            \
-        return lock_slow_by_kind(map, h, key, klen, mode, how, deadline, e,   \
-                                 got, mark, lru);                             \
+#define LM_LOCK_SLOW(name, mark, lru)                                       \
+    static __attribute__((noinline, unused)) int name(                      \
+        lockmap *map, uint64_t h, const void *key, size_t klen,             \
+        lm_pin_mode mode, lm_wait how, const struct timespec *deadline,     \
+        lm_entry *e, lm_try got) {                                          \
+        return lock_slow_by_kind(map, h, key, klen, mode, how, deadline, e, \
+                                 got, mark, lru);                           \
     }
 LM_LOCK_SLOW(lock_slow_plain, false, false)
 LM_LOCK_SLOW(lock_slow_lru, true, true)

@@ -121,7 +121,8 @@ static inline void lru_replay_uses(lockmap *map, lm_shard *sh) {
         /* In the list: alive with its links set (a dead state's links may
          * chain eviction's victims). Relaxed: the shard lock orders the
          * kill and the links. */
-        if (!(atomic_load_explicit(&st->word, memory_order_relaxed) & LM_DEAD) &&
+        if (!(atomic_load_explicit(&st->word, memory_order_relaxed) &
+              LM_DEAD) &&
             lru_links(st)->next)
             lru_push_front(map, sh, st);
     }
@@ -137,7 +138,8 @@ static inline void lru_record_use(lockmap *map, lm_shard *sh, lm_state *st) {
         atomic_store_explicit(slot, st, memory_order_relaxed);
     if (--until_replay) return;
     until_replay = LM_USE_REPLAY_EVERY;
-    if (!lm_shard_lock_try(&sh->lock)) return; /* a replay is not worth a wait */
+    if (!lm_shard_lock_try(&sh->lock))
+        return; /* a replay is not worth a wait */
     lru_replay_uses(map, sh);
     lm_shard_lock_release(&sh->lock);
 }

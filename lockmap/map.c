@@ -115,10 +115,10 @@ int lm_map_init(lockmap *map, const lockmap_options *opts, const lm_geometry *g,
     map->lru_buffered = policy == LOCKMAP_LRU_BUFFERED;
     /* S3-FIFO counts up to 3 uses (its 2 bits), CLOCK marks once. */
     map->lru_mark_max = map->lru_s3fifo ? 3 : map->lru_marks ? 1 : 0;
-    map->state_prefix = !lru              ? 0
-                        : map->lru_marks ? sizeof(lm_lru_links) +
-                                               sizeof(lm_lru_mark)
-                                         : sizeof(lm_lru_links);
+    map->state_prefix = !lru ? 0
+                        : map->lru_marks
+                            ? sizeof(lm_lru_links) + sizeof(lm_lru_mark)
+                            : sizeof(lm_lru_links);
     /* Maps whose lookups run without the shard lock (plain ones, and LRU
      * ones that mark uses rather than reorder) read small values lock-free
      * too. */

@@ -199,8 +199,8 @@ static bool keep_parity(const void *key, size_t klen, void *value, void *ctx) {
     return *(uint64_t *)value % 2 == *(uint64_t *)ctx;
 }
 
-/* Under the approximate policies: ask the map about every value the model has and nobody
- * holds (peek: no use, and no wait on a key this thread holds). */
+/* Under the approximate policies: ask the map about every value the model has
+ * and nobody holds (peek: no use, and no wait on a key this thread holds). */
 static void reconcile(lockmap_lru *lru) {
     if (!model.approx) return;
     for (int k = 0; k < NKEYS; k++) {

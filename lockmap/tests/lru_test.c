@@ -910,15 +910,15 @@ static int use_buffered(void **state) {
 
 /* What every policy keeps: capacity, held keys, pop's rules, drops, the
  * concurrency invariants. */
-#define EVERY_POLICY_TESTS                                        \
-    cmocka_unit_test(test_bad_options),                           \
-        cmocka_unit_test(test_try_and_timed_on_held_key),         \
-        cmocka_unit_test(test_shared_holders_never_evicted),      \
+#define EVERY_POLICY_TESTS                                         \
+    cmocka_unit_test(test_bad_options),                            \
+        cmocka_unit_test(test_try_and_timed_on_held_key),          \
+        cmocka_unit_test(test_shared_holders_never_evicted),       \
         cmocka_unit_test(test_pop_skips_held_and_checks_key_room), \
-        cmocka_unit_test(test_held_keys_never_evicted),           \
-        cmocka_unit_test(test_value_drop_once_per_value),         \
-        cmocka_unit_test(test_capacity_bound_under_churn),        \
-        cmocka_unit_test(test_no_lost_updates_within_capacity),   \
+        cmocka_unit_test(test_held_keys_never_evicted),            \
+        cmocka_unit_test(test_value_drop_once_per_value),          \
+        cmocka_unit_test(test_capacity_bound_under_churn),         \
+        cmocka_unit_test(test_no_lost_updates_within_capacity),    \
         cmocka_unit_test(test_bank_transfers_in_lru)
 
 int main(void) {
@@ -946,8 +946,8 @@ int main(void) {
     };
     int failed = 0;
     char name[64];
-#define RUN_GROUP(label, tests, setup)                                      \
-    snprintf(name, sizeof name, "%s " label, lockmap_variant());           \
+#define RUN_GROUP(label, tests, setup)                           \
+    snprintf(name, sizeof name, "%s " label, lockmap_variant()); \
     failed += cmocka_run_group_tests_name(name, tests, setup, NULL)
     RUN_GROUP("strict", strict_tests, use_strict);
     RUN_GROUP("clock", clock_tests, use_clock);
