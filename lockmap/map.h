@@ -73,10 +73,13 @@
  * for walks.
  *
  * LRU maps (lockmap_lru.c) keep each shard's values in a list (lru_list.h:
- * links just before each state). Under the strict policy every lookup runs
- * under the shard lock, since every use reorders the list. Under CLOCK the
- * lookups are the plain map's lock-free ones (lookup.h), which only set a
- * use mark kept before the links, and such maps have shared_values too.
+ * links just before each state; S3-FIFO adds a small queue and a ghost
+ * table). Under the strict policy every lookup runs under the shard lock,
+ * since every use reorders the list. Under the others (CLOCK, S3-FIFO,
+ * buffered) the lookups are the plain map's lock-free ones (lookup.h), which
+ * only count a use: in a mark kept before the links (CLOCK, S3-FIFO) or in
+ * a lossy per-shard buffer replayed under the shard lock (buffered); such
+ * maps have shared_values too.
  * Their dead states are pooled like the plain maps'. Eviction (and pop)
  * takes a value nobody references under the shard lock and its key lock,
  * taken without waiting (a value goes only through its key lock's holder,
