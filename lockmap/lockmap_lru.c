@@ -118,31 +118,37 @@ static lm_lru_links *sweep_next(lockmap *map, lm_shard *sh, lm_lru_links *l) {
 /* S3-FIFO (Yang, Zhang, Qiu, Yue, Vinayak, "FIFO queues are all you need
  * for cache eviction", SOSP 2023): the next value to take, its key lock
  * held (victim_try), or NULL. While the small queue holds more than its
- * share (or the main queue is empty), look at the small queue's oldest: used
- * since it came in, it moves to the main queue with its uses cleared;
- * else it goes (and its key into the ghost: the caller). Otherwise look at
- * the main queue's oldest: used, it goes back to the front with one use
- * less (CLOCK with a 2-bit count); else it goes. A value held, waited for or
- * read goes back to its queue's front; when all of one queue's are, the
- * other queue's oldest goes instead. Shard lock held. */
+ * share (or the main queue has nothing left to look at), look at the small
+ * queue's oldest: used since it came in, it moves to the main queue with its
+ * uses cleared; else it goes (and its key into the ghost: take_victim).
+ * Otherwise look at the main queue's oldest: used, it goes back to the front
+ * with one use less (CLOCK with a 2-bit count); else it goes. A value held,
+ * waited for or read stays where it is, and the look moves on past it; the
+ * main queue's look wraps round from the front while values keep arriving
+ * there, so a value whose uses run out is seen again. Shard lock held. */
 static lm_state *s3fifo_candidate(lockmap *map, lm_shard *sh, lm_waiter_t *w,
                                   size_t *budget) {
-    /* Values put back because they are in use, per queue: once a queue's
-     * are all in use, look at the other. */
-    size_t held_small = 0, held_main = 0;
+    /* Where the looks are in each queue, from the old end to the new. */
+    lm_lru_links *small_at = sh->small.prev, *main_at = sh->lru.prev;
+    bool main_grew = false; /* a value went to the main queue's front */
     while (*budget) {
         --*budget;
-        /* Values of the main queue: those counted, less the small queue's
-         * (a value being inserted is counted a moment before it is
-         * queued: an overestimate that costs a look, not a miss). */
-        size_t values = count_of_values(sh);
-        size_t main_n = values > sh->small_n ? values - sh->small_n : 0;
-        bool small_left = held_small < sh->small_n;
-        bool main_left = sh->lru.prev != &sh->lru && held_main < main_n;
+        if (main_at == &sh->lru && main_grew) {
+            main_at = sh->lru.prev;
+            main_grew = false;
+        }
+        bool small_left = small_at != &sh->small;
+        bool main_left = main_at != &sh->lru;
         bool small =
             small_left && (sh->small_n > sh->small_share || !main_left);
         if (!small && !main_left) return NULL;
-        lm_state *st = lru_state(small ? sh->small.prev : sh->lru.prev);
+        lm_lru_links *at = small ? small_at : main_at;
+        /* Before it moves: the next look goes on from its newer neighbour. */
+        if (small)
+            small_at = at->prev;
+        else
+            main_at = at->prev;
+        lm_state *st = lru_state(at);
         _Atomic uint32_t *uses = lru_mark(st);
         /* Relaxed: a hint (lru_list.h). */
         uint32_t n = atomic_load_explicit(uses, memory_order_relaxed);
@@ -150,16 +156,10 @@ static lm_state *s3fifo_candidate(lockmap *map, lm_shard *sh, lm_waiter_t *w,
             atomic_store_explicit(uses, small ? 0 : n - 1,
                                   memory_order_relaxed);
             lru_push_front(map, sh, st);
+            main_grew = true;
             continue;
         }
         if (victim_try(st, w)) return st;
-        if (small) {
-            held_small++;
-            lru_push_small(map, sh, st);
-        } else {
-            held_main++;
-            lru_push_front(map, sh, st);
-        }
     }
     return NULL;
 }
