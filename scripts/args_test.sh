@@ -26,8 +26,8 @@ LMBENCH_OPTS="variant:names threads:counts duration:secs warmup:secs0
     repeat:count seed:u64 workload:names batch:count hold-us:count keys:count
     dist:dist cs-ns:count0 think-ns:count0 shards:count0 pin:word
     topology:infile csv:outfile format:word latency-sample:count0
-    allocator:word map:word capacity:count value-size:vsize read-pct:pct
-    list-variants:flag help:flag version:flag"
+    allocator:word map:word capacity:count lru-policy:word value-size:vsize
+    read-pct:pct list-variants:flag help:flag version:flag"
 
 # program (BIN/NAME for a binary, else a path under the repository) and its
 # options. A new script: one row here. A row whose script is not in this
