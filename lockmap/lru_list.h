@@ -155,37 +155,60 @@ static inline void lru_used(lockmap *map, lm_shard *sh, lm_state *st) {
 
 /* ---- S3-FIFO's ghost -------------------------------------------------------
  * The keys evicted from the small queue lately, as many as the main queue
- * holds (ghost_cap): not a queue but, as Yang et al. suggest, a
- * direct-mapped table of 32-bit fingerprints of the key's hash, each with
- * the ghost clock (evictions into the ghost so far) when it came; a key is
- * a ghost while fewer than ghost_cap others came after it. A collision
- * forgets the older of two ghosts, a fingerprint match may be another key:
- * both only change where a value starts, not what the map holds. */
+ * holds (ghost_cap): not a queue but, as Yang et al. suggest, a table of
+ * 32-bit fingerprints of the key's hash, each with the ghost clock
+ * (evictions into the ghost so far) when it came; a key is a ghost while
+ * fewer than ghost_cap others came after it. The table has buckets of
+ * LM_GHOST_WAYS slots (one 32-byte run) and twice as many slots as ghosts; a
+ * new ghost takes its bucket's oldest slot, so a ghost is forgotten early
+ * only when more than LM_GHOST_WAYS live ones share its bucket, and a
+ * fingerprint match may be another key: both only change where a value
+ * starts, not what the map holds. */
+#define LM_GHOST_WAYS 4
 
-static inline uint64_t *ghost_slot(lm_shard *sh, uint64_t h) {
+static inline uint64_t *ghost_bucket(lm_shard *sh, uint64_t h) {
     /* The shard and the table line use h's high and low bits: mix them. */
     uint64_t x = (h ^ (h >> 29)) * 0x9e3779b97f4a7c15ull;
-    return &sh->ghost[(x >> 32) & sh->ghost_mask];
+    return &sh->ghost[(x >> 32) & sh->ghost_mask &
+                      ~(size_t)(LM_GHOST_WAYS - 1)];
 }
 
 static inline uint32_t ghost_fingerprint(uint64_t h) {
     return (uint32_t)h | 1; /* never 0: an empty slot */
 }
 
+/* Ghost clocks since the slot's ghost came (an empty slot is the oldest). */
+static inline uint32_t ghost_age(lm_shard *sh, uint64_t slot) {
+    return slot ? sh->ghost_clock - (uint32_t)slot : UINT32_MAX;
+}
+
 static inline void ghost_put(lm_shard *sh, uint64_t h) {
+    uint64_t *b = ghost_bucket(sh, h);
+    uint32_t fp = ghost_fingerprint(h);
+    /* The key's own slot if it is there still, else the oldest. */
+    size_t at = 0;
+    for (size_t i = 0; i < LM_GHOST_WAYS; i++) {
+        if (b[i] && (uint32_t)(b[i] >> 32) == fp) {
+            at = i;
+            break;
+        }
+        if (ghost_age(sh, b[i]) > ghost_age(sh, b[at])) at = i;
+    }
     uint32_t now = ++sh->ghost_clock;
-    *ghost_slot(sh, h) = (uint64_t)ghost_fingerprint(h) << 32 | now;
+    b[at] = (uint64_t)fp << 32 | now;
 }
 
 /* True, and forgotten, if the key is a ghost. */
 static inline bool ghost_take(lm_shard *sh, uint64_t h) {
-    uint64_t *slot = ghost_slot(sh, h);
-    uint64_t v = *slot;
-    if ((uint32_t)(v >> 32) != ghost_fingerprint(h)) return false;
-    /* Unsigned 32-bit distance: correct across the clock's wrap. */
-    bool fresh = (uint32_t)(sh->ghost_clock - (uint32_t)v) < sh->ghost_cap;
-    *slot = 0;
-    return fresh;
+    uint64_t *b = ghost_bucket(sh, h);
+    for (size_t i = 0; i < LM_GHOST_WAYS; i++) {
+        if (!b[i] || (uint32_t)(b[i] >> 32) != ghost_fingerprint(h)) continue;
+        /* Unsigned 32-bit distance: correct across the clock's wrap. */
+        bool fresh = ghost_age(sh, b[i]) < sh->ghost_cap;
+        b[i] = 0;
+        return fresh;
+    }
+    return false;
 }
 
 /* A value appeared (its key lock held, and the shard lock): where it enters

@@ -56,14 +56,14 @@ int lm_geometry_of(const lockmap_options *opts, size_t lru_capacity,
  * plain map), and its first table. ENOMEM when the table is not there. */
 /* S3-FIFO's split of a shard's share: a tenth for the small queue (Yang et
  * al. found 10% right across their traces), and a ghost for as many keys as
- * the main queue holds, in a table of twice as many slots (fewer
- * collisions), a power of two. ENOMEM when the table is not there. */
+ * the main queue holds, in a table of twice as many slots (lru_list.h), a
+ * power of two. ENOMEM when the table is not there. */
 static int shard_init_s3fifo(lm_shard *sh) {
     sh->small.next = sh->small.prev = &sh->small;
     sh->small_share = sh->share / 10;
     size_t cap = sh->share - sh->small_share;
     sh->ghost_cap = cap > UINT32_MAX / 4 ? UINT32_MAX / 4 : (uint32_t)cap;
-    size_t slots = 2;
+    size_t slots = LM_GHOST_WAYS;
     while (slots < 2 * (size_t)sh->ghost_cap) slots *= 2;
     sh->ghost = lm_calloc(slots, sizeof *sh->ghost);
     if (!sh->ghost) return ENOMEM;
