@@ -63,6 +63,29 @@ check "wide, baseline workload: cell" grep -qE '^futex +1\.25 \(17\.50\)$' "$TMP
 line=$(row "== get, uniform, value_size=4096, 2 threads" tbb)
 check "tbb x futex, get 4096: '$line'" [ "$(echo "$line" | awk '{print $4}')" = 0.38 ]
 
+# The LRU map (lru_fixture.csv): --by=lru_policy gives a row per policy in
+# one table; cache on the LRU map pairs with get on the plain map in the same
+# repetition (strict: 2/10, 6/20 = 0.25 pairwise, not 4/15); the hit ratio
+# and Che's estimate appear; the scan stream has no plain get to pair with.
+LF="$ROOT/scripts/tests/lru_fixture.csv"
+"$C" --baseline-workload=get --by=lru_policy "$LF" >"$TMP/out" 2>"$TMP/lerr"
+check "lru: exit 0" [ $? -eq 0 ]
+line=$(row "== cache, zipf:0.99, 2 threads" futex/strict)
+check "lru cache x plain get, hit, model: '$line'" \
+    [ "$(echo $line)" = "futex/strict 4.000 2.000-6.000 0.25 0.7 1 2 0.610 0.615" ]
+line=$(row "== cache, zipf:0.99, 2 threads" futex/clock)
+check "lru clock: '$line'" [ "$(echo "$line" | awk '{print $4, $8}')" = "0.75 0.605" ]
+line=$(row "== cache, scan:0.2:zipf:0.99, 2 threads" futex/s3fifo)
+check "no plain get to pair with: '$line'" [ "$(echo "$line" | awk '{print $4}')" = - ]
+line=$(row "== get, zipf:0.99, 2 threads" futex)
+check "plain rows keep the variant's name: '$line'" [ "$(echo "$line" | awk '{print $4}')" = 1.00 ]
+"$C" --baseline-workload=get --by=lru_policy --wide --workload=cache "$LF" >"$TMP/lw" 2>/dev/null
+check "lru wide: cell with hit ratio" grep -qE '^futex/clock +0\.75 \(11\.00; hit 0\.605\)$' "$TMP/lw"
+check "lru wide: the model's line" grep -qE "^Che's LRU model +hit 0\.615$" "$TMP/lw"
+"$C" --baseline=futex/strict --by=lru_policy --workload=cache "$LF" >"$TMP/out" 2>/dev/null
+line=$(row "== cache, zipf:0.99, 2 threads" futex/clock)
+check "baseline names a policy's row: '$line'" [ "$(echo "$line" | awk '{print $4}')" = 3.17 ]
+
 # Bad input: exit 2, one line naming the problem.
 expect_bad "unknown baseline" "--baseline=nope" "$C" --baseline=nope "$FIXTURE"
 expect_bad "bad format" "--format=html" "$C" --format=html "$FIXTURE"
@@ -72,6 +95,7 @@ expect_bad "two kinds of baseline" "not with --baseline" "$C" --baseline=futex \
     --baseline-workload=get "$SF"
 expect_bad "bad threads" "--threads=0" "$C" --threads=0 "$FIXTURE"
 expect_bad "no files" "no CSV file" "$C"
+expect_bad "bad --by" "--by=colour" "$C" --by=colour "$FIXTURE"
 expect_bad "missing file" "$TMP/none.csv" "$C" "$TMP/none.csv"
 printf 'a,b\n1,2\n' >"$TMP/foreign.csv"
 expect_bad "foreign CSV" "not an lmbench CSV" "$C" "$TMP/foreign.csv"

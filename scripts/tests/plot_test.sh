@@ -43,6 +43,24 @@ check "value sizes: one figure per size" \
     [ "$(ls "$TMP/sizes" | tr '\n' ' ')" = "entry-uniform.svg get-uniform-4096B.svg get-uniform.svg read-shared-uniform-4096B.svg read-shared-uniform.svg rw-uniform-read95.svg " ]
 check "value size in the title" grep -q "4096-byte values" "$TMP/sizes/get-uniform-4096B.svg"
 
+# The LRU map (lru_fixture.csv): --by=lru_policy draws a line per policy,
+# --baseline-workload=get draws the plain map's get into the cache figure
+# (no figure of its own), and cache figures get the hit-ratio panel with
+# Che's estimate.
+"$P" "$ROOT/scripts/tests/lru_fixture.csv" --by=lru_policy --baseline-workload=get \
+    --out="$TMP/lru" --format=svg >/dev/null 2>"$TMP/lru.err"
+check "lru: exit 0 ($(cat "$TMP/lru.err"))" [ $? -eq 0 ]
+check "lru: a figure per cache dist, none for get" \
+    [ "$(ls "$TMP/lru" | tr '\n' ' ')" = "cache-scan0.2zipf0.99.svg cache-zipf0.99.svg " ]
+for want in "<!-- futex/strict -->" "<!-- futex/clock -->" "<!-- futex get -->" \
+    "hit ratio" "Che's LRU model"; do
+    check "lru figure has '$want'" grep -qF "$want" "$TMP/lru/cache-zipf0.99.svg"
+done
+check "no plain get where none ran" bash -c "! grep -qF '<!-- futex get -->' $TMP/lru/cache-scan0.2zipf0.99.svg"
+expect_bad "baseline workload without rows" "--baseline-workload=hold" "$P" \
+    --baseline-workload=hold "$FIXTURE"
+expect_bad "bad --by" "--by=colour" "$P" --by=colour "$FIXTURE"
+
 check "--format=png only" [ "$(ls "$TMP/png" | grep -c svg)" -eq 0 ]
 
 expect_bad "missing input" "no such folder or file" "$P" "$TMP/none"

@@ -104,7 +104,8 @@ check "value sizes, resumed: 3 lmbench runs in all" [ "$(grep -c '^REP=' "$VCMDS
 check "value sizes: complete, nothing to do" [ ! -s "$TMP/vdry" ]
 
 # lru_policies (smoke-lru.conf): one lmbench run per policy, each row saying
-# its policy; a lost row is run again, and only it.
+# its policy, and plain_workloads' get on the plain map first (no LRU
+# options); a lost row is run again, and only it.
 LOUT="$TMP/res/lru.csv"
 lkeys() {
     python3 - "$LOUT" <<'PY' | sort | tr '\n' ' '
@@ -115,10 +116,14 @@ PY
 }
 "$S" smoke-lru --lmbench="$LMB" --out="$LOUT" >/dev/null 2>"$TMP/lerr"
 check "lru policies: exit 0 ($(tail -n 3 "$TMP/lerr"))" [ $? -eq 0 ]
-LWANT="futex,cache,lru,clock,ok futex,cache,lru,strict,ok "
+LWANT="futex,cache,lru,clock,ok futex,cache,lru,strict,ok futex,get,plain,,ok "
 check "lru policies: a row per policy: $(lkeys)" [ "$(lkeys)" = "$LWANT" ]
 check "lru policies: --lru-policy per run" \
     [ "$(grep -c -- '--lru-policy=\(strict\|clock\) ' "$TMP/res/lru.commands")" -eq 2 ]
+first=$(grep '^REP=' "$TMP/res/lru.commands" | head -n 1)
+check "plain workloads run first: $first" grep -q -- '--workload=get .*--keys=1000' <<<"$first"
+check "plain workloads: without the LRU map's options" \
+    bash -c '! grep -q -- "--map=lru\|--capacity\|--lru-policy" <<<"$1"' _ "$first"
 python3 - "$LOUT" <<'PY'
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1])))
@@ -128,7 +133,7 @@ csv.writer(open(sys.argv[1], "w", newline=""), lineterminator="\n").writerows(ro
 PY
 "$S" smoke-lru --lmbench="$LMB" --out="$LOUT" >/dev/null 2>"$TMP/lerr2"
 check "lru policies, resumed: exit 0" [ $? -eq 0 ]
-check "lru policies, resumed: the same 2 rows: $(lkeys)" [ "$(lkeys)" = "$LWANT" ]
+check "lru policies, resumed: the same 3 rows: $(lkeys)" [ "$(lkeys)" = "$LWANT" ]
 check "lru policies, resumed: only clock again" \
     [ "$(grep -c '^REP=1 lmbench.*--lru-policy=clock ' "$TMP/res/lru.commands")" -eq 2 ]
 
