@@ -33,7 +33,7 @@
  * probe itself reads no key bytes: in maps without shared_values a stale
  * probe could race with a plain write of them. NULL when there is no match;
  * *absent then says whether that is certain: the probe reached a line
- * without the overflow mark while no resize happened (see table.h for why
+ * whose overflow count is 0 while no resize happened (see table.h for why
  * that proves the key absent). */
 static inline __attribute__((always_inline)) lm_state *
 find_lockfree(lm_shard *sh, uint64_t h, bool *absent) {
@@ -57,7 +57,7 @@ find_lockfree(lm_shard *sh, uint64_t h, bool *absent) {
                                                 memory_order_acquire);
             if (st) return st;
         }
-        if (!(tags & LM_LINE_OVERFLOW)) {
+        if (!line_overflow(tags)) {
             /* Acquire fence: if a slot we read was written by a resize,
              * the load below sees that resize's odd value or later (pairs
              * with resize_begin's release fence). */

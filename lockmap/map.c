@@ -210,4 +210,17 @@ size_t lm_debug_live_states(lockmap *map) {
 
 size_t lm_debug_shards(lockmap *map) { return map->shard_mask + 1; }
 
+size_t lm_debug_overflowed_lines(lockmap *map) {
+    size_t n = 0;
+    for (size_t i = 0; i <= map->shard_mask; i++) {
+        lm_shard *sh = &map->shards[i];
+        lm_shard_lock_acquire(&sh->lock);
+        lm_table *t = table_locked(sh);
+        for (size_t l = 0; l <= t->mask; l++)
+            n += line_overflow(tags_locked(&t->lines[l])) != 0;
+        lm_shard_lock_release(&sh->lock);
+    }
+    return n;
+}
+
 uint64_t lm_debug_seed(lockmap *map) { return map->seed; }

@@ -6,10 +6,10 @@
  * A table is an array of 64-byte lines (one cache line each): a word of
  * tags, then LM_LINE_SLOTS state pointers. Byte i of the tag word is slot
  * i's tag, 8 bits of the key's hash (bits the shard and line index do not
- * use), never 0; 0 means the slot is empty. The last byte holds the line's
- * overflow mark:
+ * use), never 0; 0 means the slot is empty. The last byte counts the states
+ * that overflowed the line (below):
  *
- *   tags:  [ tag 0 | tag 1 | ... | tag 6 | overflow ]   then slot 0..6
+ *   tags:  [ tag 0 | tag 1 | ... | tag 6 | overflow count ]   then slot 0..6
  *
  * A probe compares all seven tags at once (a few ALU operations on one
  * word) and looks at a state only when its tag matches, so a lookup touches
@@ -17,14 +17,23 @@
  * tag matches one time in 255 per slot; the state's full hash rules it out).
  *
  * A key's home line is its hash's low bits; an insert takes the first empty
- * slot of the home line or, when that is full, marks it overflowed and goes
- * on to the next line, and so on. A probe for a key stops at the first line
- * without the mark. States never move between slots of a table, and marks
- * are never cleared in a table (only a new table starts without them), so a
- * key that is present for the whole probe sits behind a chain of marked
- * lines the probe follows: a probe that misses without a resize meanwhile
- * proves the key absent. Removing a state empties its slot; that misleads no
- * probe, which never follows anything a state holds.
+ * slot of the home line or, when that is full, counts itself in that line's
+ * overflow count and goes on to the next line, and so on. Removing a state
+ * empties its slot and takes it out of the counts of the lines it passed
+ * (the same lines: states never move between slots of a table). A line's
+ * count is thus the number of states in the table that passed it, and a
+ * probe for a key stops at the first line whose count is 0. A key present
+ * for the whole probe sits behind lines that count it, so nonzero
+ * throughout: a probe that misses without a resize meanwhile proves the key
+ * absent. This is F14's outbound overflow count (Bronson and Shi, "Open-
+ * sourcing F14", 2019). A mark that was never cleared instead (each line's
+ * bit set for good) would, under churn, come to cover every line: each miss
+ * would then walk the whole table under the shard lock. A count that
+ * reaches LM_OVERFLOW_STUCK stays there (the line is overflowed until a
+ * resize rebuilds the table): 255 states past one 7-slot line do not happen
+ * at a load of 7/8 with a fair hash, and a stuck count only costs probes
+ * a line more. Removing a state misleads no probe, which never follows
+ * anything a state holds.
  *
  * Publication: an insert stores the slot's pointer, then the tag word with
  * the slot's tag (both release); a removal clears the tag, then the
@@ -48,7 +57,14 @@
 
 #define LM_TAG_BYTES 0x0101010101010101ull
 #define LM_TAG_HIGHS 0x0080808080808080ull /* the 7 slots' bytes only */
-#define LM_LINE_OVERFLOW (1ull << 56)
+#define LM_OVERFLOW_SHIFT 56               /* the overflow count's byte */
+#define LM_OVERFLOW_ONE (1ull << LM_OVERFLOW_SHIFT)
+#define LM_OVERFLOW_STUCK 255 /* the byte's largest value: never lowered */
+
+/* How many states in the table passed the line (0: a probe stops there). */
+static inline unsigned line_overflow(uint64_t tags) {
+    return (unsigned)(tags >> LM_OVERFLOW_SHIFT);
+}
 
 /* The slot tag of a hash: its top byte, 0 made 1 (0 marks empty slots). */
 static inline uint64_t tag_of(uint64_t h) {
@@ -109,12 +125,13 @@ static inline lm_state *find_slot(lockmap *map, lm_shard *sh, uint64_t h,
             lm_state *st = slot_locked(line, match_slot(m));
             if (st && st_matches(map, st, key, klen)) return st;
         }
-        if (!(tags & LM_LINE_OVERFLOW)) break;
+        if (!line_overflow(tags)) break;
     }
     return NULL;
 }
 
-/* Take a linked state out of its slot. Shard lock held. */
+/* Take a linked state out of its slot, and out of the overflow counts of
+ * the n lines before it in its probe sequence. Shard lock held. */
 static inline void table_remove(lockmap *map, lm_shard *sh, lm_state *st) {
     lm_table *t = table_locked(sh);
     uint64_t h = st_rehash(map, st);
@@ -128,14 +145,23 @@ static inline void table_remove(lockmap *map, lm_shard *sh, lm_state *st) {
             /* Relaxed: a probe that still saw the tag checks what it loads
              * here (NULL, or a later state) anyway. */
             atomic_store_explicit(&line->slot[i], NULL, memory_order_relaxed);
+            /* Only now: while the state was in its slot, the lines before
+             * it kept counting it, so probes for its key went on. */
+            for (size_t k = 0; k < n; k++) {
+                lm_line *passed = probe_line(t, h, k);
+                uint64_t tags = tags_locked(passed);
+                if (line_overflow(tags) != LM_OVERFLOW_STUCK)
+                    tags_set(passed, tags - LM_OVERFLOW_ONE);
+            }
             return;
         }
     }
 }
 
 /* Put a state (fully initialised) into the first free slot of its probe
- * sequence, marking each full line passed as overflowed. There is one: the
- * table grows before it fills (table_room in pin.h). Shard lock held. */
+ * sequence, counting it in the overflow count of each full line passed.
+ * There is one: the table grows before it fills (table_room in pin.h).
+ * Shard lock held. */
 static inline void table_insert(lm_table *t, lm_state *st, uint64_t h) {
     uint64_t tag = tag_of(h);
     for (size_t n = 0;; n++) {
@@ -150,7 +176,8 @@ static inline void table_insert(lm_table *t, lm_state *st, uint64_t h) {
             tags_set(line, tags | tag << (8 * i));
             return;
         }
-        tags_set(line, tags | LM_LINE_OVERFLOW);
+        if (line_overflow(tags) != LM_OVERFLOW_STUCK)
+            tags_set(line, tags + LM_OVERFLOW_ONE);
     }
 }
 

@@ -22,6 +22,9 @@ size_t lm_debug_live_states(lockmap *map);
 size_t lm_debug_shards(lockmap *map);
 /* The seed in use (drawn at random when the options said 0). */
 uint64_t lm_debug_seed(lockmap *map);
+/* Lines of the shards' tables whose overflow count is not 0 (lockmap/table.h;
+ * the core only: peers have no such table). */
+size_t lm_debug_overflowed_lines(lockmap *map);
 
 /* Allocation failpoints (the core built with LM_ALLOC_FAILPOINTS): make the
  * nth allocation from now fail (n >= 1; 0 disarms). */

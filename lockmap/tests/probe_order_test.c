@@ -33,8 +33,8 @@
 
 /* Keys start with their 8-byte hash (test_hash). The hashes used here are
  * multiples of 2^20, so with one shard of fewer than 2^20 lines every key's
- * home is line 0, and their tags (the top byte, 0 made 1) are all 1: every probe
- * compares whole hashes. A line holds 7 states. */
+ * home is line 0, and their tags (the top byte, 0 made 1) are all 1: every
+ * probe compares whole hashes. A line holds 7 states. */
 enum { KEY_LEN = 16, LINE_SLOTS = 7 };
 
 static uint64_t test_hash(const void *key, size_t klen, uint64_t seed) {
@@ -177,11 +177,95 @@ static void test_overflow_runs(void **unused) {
     lockmap_free(map);
 }
 
+/* Insert keys first..last-1 (values = their numbers). */
+static void insert_keys(lockmap *map, uint64_t first, uint64_t last) {
+    unsigned char key[KEY_LEN];
+    for (uint64_t i = first; i < last; i++) {
+        make_key(key, i);
+        assert_int_equal(lockmap_insert(map, key, sizeof key, &i, NULL), 0);
+    }
+}
+
+static void remove_keys(lockmap *map, uint64_t first, uint64_t last) {
+    unsigned char key[KEY_LEN];
+    for (uint64_t i = first; i < last; i++) {
+        make_key(key, i);
+        assert_int_equal(lockmap_remove(map, key, sizeof key, NULL), 1);
+    }
+}
+
+/* Each key of first..last-1 is present with its value, or absent. */
+static void check_keys(lockmap *map, uint64_t first, uint64_t last,
+                       bool present) {
+    unsigned char key[KEY_LEN];
+    for (uint64_t i = first; i < last; i++) {
+        make_key(key, i);
+        uint64_t v = UINT64_MAX;
+        assert_int_equal(lockmap_get(map, key, sizeof key, &v), present);
+        if (present) assert_int_equal(v, i);
+    }
+}
+
+/* Overflow counts go down with the states that passed the line: a line
+ * that overflowed once does not stay overflowed (with marks that were never
+ * cleared, churn would leave every line marked and every miss walking the
+ * table under the shard lock). Three full lines on one home line: the first
+ * two count the states behind them. */
+static void test_overflow_counts_follow_removals(void **unused) {
+    (void)unused;
+    lockmap *map = new_map();
+    assert_non_null(map);
+    insert_keys(map, 0, LINE_SLOTS + 1); /* one past the home line */
+    assert_int_equal(lm_debug_overflowed_lines(map), 1);
+    remove_keys(map, LINE_SLOTS, LINE_SLOTS + 1); /* the one behind it */
+    assert_int_equal(lm_debug_overflowed_lines(map), 0);
+    insert_keys(map, LINE_SLOTS, 3 * LINE_SLOTS);
+    assert_int_equal(lm_debug_overflowed_lines(map), 2);
+    remove_keys(map, 2 * LINE_SLOTS, 3 * LINE_SLOTS); /* the third line's */
+    assert_int_equal(lm_debug_overflowed_lines(map), 1);
+    check_keys(map, 0, 2 * LINE_SLOTS, true);
+    check_keys(map, 2 * LINE_SLOTS, 3 * LINE_SLOTS, false);
+    /* Churn through a window of 10 keys (the home line and 3 behind it):
+     * never more than the home line overflowed. */
+    remove_keys(map, 10, 2 * LINE_SLOTS);
+    for (uint64_t i = 0; i < 2000; i++) {
+        insert_keys(map, i + 10, i + 11);
+        remove_keys(map, i, i + 1);
+        assert_in_range(lm_debug_overflowed_lines(map), 0, 1);
+    }
+    check_keys(map, 2000, 2010, true);
+    remove_keys(map, 2000, 2010);
+    assert_int_equal(lm_debug_overflowed_lines(map), 0);
+    assert_int_equal(lockmap_len(map), 0);
+    lockmap_free(map);
+}
+
+/* 256 states behind one line: its count sticks at its largest value and is
+ * never lowered (the lines after it count down as usual), and keys behind
+ * it are still found. */
+static void test_overflow_count_sticks(void **unused) {
+    (void)unused;
+    enum { N = LINE_SLOTS + 256 };
+    lockmap *map = new_map();
+    assert_non_null(map);
+    insert_keys(map, 0, N);
+    check_keys(map, 0, N, true);
+    remove_keys(map, 0, N);
+    check_keys(map, 0, N, false);
+    assert_int_equal(lm_debug_overflowed_lines(map), 1);
+    insert_keys(map, 0, 2 * LINE_SLOTS);
+    check_keys(map, 0, 2 * LINE_SLOTS, true);
+    check_keys(map, 2 * LINE_SLOTS, N, false);
+    lockmap_free(map);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_probe_across_insert_in_line),
         cmocka_unit_test(test_probe_across_insert_overflow),
         cmocka_unit_test(test_overflow_runs),
+        cmocka_unit_test(test_overflow_counts_follow_removals),
+        cmocka_unit_test(test_overflow_count_sticks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
