@@ -57,20 +57,20 @@
  * for CNA) are read under the key lock. value_drop also gets a private
  * copy in these maps, as it may write what it is given. Nor does finding that a
  * key is absent: states never move between the slots of a table and a line's
- * overflow mark is never cleared, so a probe that reaches a line without the
- * mark, without a match, proves the key absent if no resize replaced the
- * table meanwhile, which the shard's resize sequence tells (table.h; a
- * seqlock: odd while a resize copies the slots; Lameter's seqlocks, with the
- * C11 fences of Boehm, "Can seqlocks get along with programming language
- * memory models?", MSPC 2012). The found state's key lock is then tried at once
- * (try_held): once held, a state that is alive, has a value and is the key's
- * stays so without a reference, since only the lock holder can remove the value
- * and only states without one die. Otherwise the thread pins the state (a CAS
- * that refuses DEAD states, then a key check, or under the shard lock, which
- * also creates missing states) and waits for the key lock. Tables replaced by a
- * resize are likewise kept until lockmap_free, frozen as they were: a walk
- * (walk.h) keeps going through the table it started on, so resizes never wait
- * for walks.
+ * overflow count covers every state that passed it, so a probe that reaches a
+ * line whose count is 0, without a match, proves the key absent if no resize
+ * replaced the table meanwhile, which the shard's resize sequence tells
+ * (table.h; a seqlock: odd while a resize copies the slots; Lameter's seqlocks,
+ * with the C11 fences of Boehm, "Can seqlocks get along with programming
+ * language memory models?", MSPC 2012). The found state's key lock is then
+ * tried at once (try_held): once held, a state that is alive, has a value and
+ * is the key's stays so without a reference, since only the lock holder can
+ * remove the value and only states without one die. Otherwise the thread pins
+ * the state (a CAS that refuses DEAD states, then a key check, or under the
+ * shard lock, which also creates missing states) and waits for the key lock.
+ * Tables replaced by a resize are likewise kept until lockmap_free, frozen as
+ * they were: a walk (walk.h) keeps going through the table it started on, so
+ * resizes never wait for walks.
  *
  * LRU maps (lockmap_lru.c) keep each shard's values in a list (lru_list.h:
  * links just before each state; S3-FIFO adds a small queue and a ghost
