@@ -213,7 +213,9 @@ static bool take_victim(lockmap *map, lm_shard *sh, lm_state *st,
 
 /* Evict until the shard is back within its share, or nothing more can go
  * (all in use). Returns the victims chained through their LRU links (out of
- * the list now), for release_victims once the shard lock is gone. */
+ * the list now), for release_victims once the shard lock is gone; without
+ * value_drop there is nothing to do outside the lock, and the victims are
+ * pooled at once (one shard lock round trip less per eviction). */
 static lm_lru_links *evict_locked(lockmap *map, lm_shard *sh, size_t *evicted) {
     lm_lru_links *victims = NULL;
     lm_sweep s = sweep_start(map, sh);
@@ -223,6 +225,10 @@ static lm_lru_links *evict_locked(lockmap *map, lm_shard *sh, size_t *evicted) {
         if (!st) break;
         if (!take_victim(map, sh, st, &w)) continue; /* pinned just now */
         ++*evicted;
+        if (!map->value_drop) {
+            lm_pool_put(map, sh, st);
+            continue;
+        }
         lru_links(st)->next = victims;
         victims = lru_links(st);
     }

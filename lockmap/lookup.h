@@ -31,7 +31,10 @@ LM_BY_KIND int lock_slow_by_kind(lockmap *map, uint64_t h, const void *key,
     /* A key with no state has no value: only creating needs the lock. */
     if (got == TRY_ABSENT && mode == PIN_EXISTING) return -ENOENT;
     lm_shard *sh = shard_of(map, h);
-    lm_state *st = pin_lockfree(map, sh, h, key, klen, lru);
+    /* A key just proved absent is created under the shard lock: probing
+     * for it again first would almost always miss again. */
+    lm_state *st =
+        got == TRY_ABSENT ? NULL : pin_lockfree(map, sh, h, key, klen, lru);
     if (!st) {
         int rc = pin_locked(map, sh, h, key, klen, mode, false, lru, &st);
         if (rc) return rc;
