@@ -235,35 +235,22 @@ static lm_lru_links *evict_locked(lockmap *map, lm_shard *sh, size_t *evicted) {
     return victims;
 }
 
-/* evict_locked after the buffered policy's recorded uses (they count
- * first); the number evicted goes into the map's statistic. Shard lock
- * held. */
-static lm_lru_links *evict_counted(lockmap *map, lm_shard *sh) {
-    if (map->lru_buffered) lru_replay_uses(map, sh);
-    size_t evicted = 0;
-    lm_lru_links *victims = evict_locked(map, sh, &evicted);
-    /* Only LRU maps evict, and their core is a lockmap_lru's first member.
-     * Relaxed: a statistic. */
-    if (evicted)
-        atomic_fetch_add_explicit(&((lockmap_lru *)map)->evictions, evicted,
-                                  memory_order_relaxed);
-    return victims;
-}
-
 void lm_lru_evict(lockmap *map, lm_shard *sh) {
     /* An unlocked peek: whoever raised the count checks again after, under
      * the lock, so no needed eviction is skipped. */
     if (count_of_values(sh) <= sh->share) return;
     lm_shard_lock_acquire(&sh->lock);
-    lm_lru_links *victims = evict_counted(map, sh);
+    /* The buffered policy: the uses recorded so far count first. */
+    if (map->lru_buffered) lru_replay_uses(map, sh);
+    size_t evicted = 0;
+    lm_lru_links *victims = evict_locked(map, sh, &evicted);
     lm_shard_lock_release(&sh->lock);
-    release_victims((lockmap_lru *)map, sh, victims);
-}
-
-void lm_lru_evict_locked(lockmap *map, lm_shard *sh) {
-    if (count_of_values(sh) <= sh->share) return;
-    /* No value_drop: the victims are pooled already. */
-    (void)evict_counted(map, sh);
+    /* Only LRU maps call this, and their core is a lockmap_lru's first
+     * member. */
+    lockmap_lru *m = (lockmap_lru *)map;
+    release_victims(m, sh, victims);
+    if (evicted) /* Relaxed: a statistic. */
+        atomic_fetch_add_explicit(&m->evictions, evicted, memory_order_relaxed);
 }
 
 /* ---- construction ----------------------------------------------------------

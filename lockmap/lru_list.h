@@ -237,9 +237,5 @@ static inline void lru_value_in(lockmap *map, lm_shard *sh, lm_state *st,
 /* Bring the shard back within its share if it is over, evicting what the
  * policy says nobody references (lockmap_lru.c). No lock held. */
 void lm_lru_evict(lockmap *map, lm_shard *sh);
-/* The same with the shard lock held, for maps without value_drop (whose
- * victims need nothing done outside the lock): the critical section that
- * links a new value evicts at once, rather than a second one after. */
-void lm_lru_evict_locked(lockmap *map, lm_shard *sh);
 
 #endif

@@ -46,9 +46,6 @@ LM_BY_KIND void value_appeared(lockmap *map, lm_state *st, bool lru) {
     if (!lru) return;
     lm_shard_lock_acquire(&sh->lock);
     lru_value_in(map, sh, st, h);
-    /* Our key is held (a victim is only taken with its key lock, tried
-     * without waiting), so the new value stays. */
-    if (!map->value_drop) lm_lru_evict_locked(map, sh);
     lm_shard_lock_release(&sh->lock);
 }
 
