@@ -43,8 +43,8 @@ PROGRAMS=(
     "scripts/sweep out:outfile lmbench:infile dry-run:flag help:flag"
     "scripts/compare baseline:name baseline-workload:name format:word wide:flag
         workload:list
-        dist:list threads:counts help:flag"
-    "scripts/plot out:outdir format:word help:flag"
+        dist:list threads:counts by:word help:flag"
+    "scripts/plot out:outdir format:word by:word baseline-workload:name help:flag"
     "scripts/targets format:word help:flag"
     "scripts/test"
     "scripts/setup help:flag"
